@@ -1,0 +1,53 @@
+"""The one exception tree. Every error a user can cause or see derives from MlopsError.
+
+Each error carries `problems`: one line per thing to fix, written as `<field>: <what is wrong and how to fix it>`.
+The CLI prints them one per line and exits with `exit_code`; nothing user-facing ever shows a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class MlopsError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, problems: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems) or [message]
+
+
+class InvalidRequest(MlopsError):
+    """The training request (issue body, YAML, comment overrides) cannot be accepted as written."""
+
+    exit_code = 2
+
+
+class UsageError(MlopsError):
+    """The command line itself is wrong (unknown id, missing file, bad option)."""
+
+    exit_code = 2
+
+
+class DatasetError(MlopsError):
+    """A dataset is missing, malformed, or does not fit the request."""
+
+
+class TrainingError(MlopsError):
+    """Training or evaluation failed (the trainer crashed, timed out, or wrote no evaluation)."""
+
+
+class RegistryError(MlopsError):
+    """The model registry refused an operation (unknown model or version, nothing to roll back to)."""
+
+
+class RunStateError(MlopsError):
+    """A run is not in a state that allows the requested action (resume a finished run, say)."""
+
+    exit_code = 2
+
+
+class HistoryTampered(MlopsError):
+    """`training_history/` no longer matches its hash chain."""

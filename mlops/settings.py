@@ -1,0 +1,40 @@
+"""Settings, resolved once from the environment at start-up and passed down (nothing reads os.environ later)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = "local"  # MLOPS_BACKEND: local | aws
+    home: Path = Path(".mlops")  # MLOPS_HOME: store, registry and run database of the local backend
+    history_dir: Path = Path("training_history")  # MLOPS_HISTORY_DIR: where reports are committed
+    report_lang: str = "ja"  # MLOPS_REPORT_LANG: ja | en
+    keep_versions: int = 5  # MLOPS_KEEP_VERSIONS: model generations kept (at least 5)
+    train_timeout: float = 3600.0  # MLOPS_TRAIN_TIMEOUT: seconds before a training subprocess is killed
+    retry_base_delay: float = 2.0  # MLOPS_RETRY_DELAY: first back-off (seconds) after a training crash
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "mlops.db"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            backend=env.get("MLOPS_BACKEND", cls.backend),
+            home=Path(env.get("MLOPS_HOME", str(cls.home))),
+            history_dir=Path(env.get("MLOPS_HISTORY_DIR", str(cls.history_dir))),
+            report_lang=env.get("MLOPS_REPORT_LANG", cls.report_lang),
+            keep_versions=max(5, int(env.get("MLOPS_KEEP_VERSIONS", cls.keep_versions))),
+            train_timeout=float(env.get("MLOPS_TRAIN_TIMEOUT", cls.train_timeout)),
+            retry_base_delay=float(env.get("MLOPS_RETRY_DELAY", cls.retry_base_delay)),
+        )
