@@ -51,3 +51,7 @@ class RunStateError(MlopsError):
 
 class HistoryTampered(MlopsError):
     """`training_history/` no longer matches its hash chain."""
+
+
+class TrainingCrashed(TrainingError):
+    """The trainer died or timed out: an infrastructure failure, retried with back-off (NFR-003)."""

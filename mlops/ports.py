@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlops.pipeline.models import RunState
+from mlops.pipeline.models import RunState, TrainingJob, TrainingResult
 
 
 class ArtifactStore(Protocol):
@@ -56,3 +56,10 @@ class RunStore(Protocol):
 
 class Notifier(Protocol):
     def notify(self, run: RunState, message: str) -> None: ...
+
+
+class Trainer(Protocol):
+    """Runs the script-mode training entry point for one try; raises TrainingCrashed (retryable) or
+    TrainingError (the input is wrong: not retried)."""
+
+    def train(self, job: TrainingJob) -> TrainingResult: ...

@@ -141,3 +141,20 @@ class RunState(BaseModel):
 
     def log(self, state: str, message: str) -> None:
         self.events.append(Event(state=state, message=message))
+
+
+class TrainingJob(BaseModel):
+    """One try of one attempt, as the trainer port sees it (a SageMaker CreateTrainingJob on AWS)."""
+
+    training_id: str
+    attempt: int
+    hyperparameters: dict[str, Any]  # SM_HPS: the algorithm's parameters plus the `mlops_*` control keys
+    train_key: str | None = None  # store prefix of the train channel
+    test_key: str | None = None
+    output_prefix: str  # where the model/ and output/ trees are stored
+
+
+class TrainingResult(BaseModel):
+    output_prefix: str
+    evaluation: dict[str, Any]
+    duration_seconds: float
