@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -17,6 +19,9 @@ class Settings:
     keep_versions: int = 5  # MLOPS_KEEP_VERSIONS: model generations kept (at least 5)
     train_timeout: float = 3600.0  # MLOPS_TRAIN_TIMEOUT: seconds before a training subprocess is killed
     retry_base_delay: float = 2.0  # MLOPS_RETRY_DELAY: first back-off (seconds) after a training crash
+    # MLOPS_TRAIN_COMMAND: how to start the script-mode entry point (default: this Python, -m mlops.training);
+    # e.g. a wrapper that runs it in a container image of your own.
+    train_command: str | None = None
 
     @property
     def store_dir(self) -> Path:
@@ -33,8 +38,28 @@ class Settings:
             backend=env.get("MLOPS_BACKEND", cls.backend),
             home=Path(env.get("MLOPS_HOME", str(cls.home))),
             history_dir=Path(env.get("MLOPS_HISTORY_DIR", str(cls.history_dir))),
-            report_lang=env.get("MLOPS_REPORT_LANG", cls.report_lang),
-            keep_versions=max(5, int(env.get("MLOPS_KEEP_VERSIONS", cls.keep_versions))),
-            train_timeout=float(env.get("MLOPS_TRAIN_TIMEOUT", cls.train_timeout)),
-            retry_base_delay=float(env.get("MLOPS_RETRY_DELAY", cls.retry_base_delay)),
+            report_lang=_language(env.get("MLOPS_REPORT_LANG") or cls.report_lang),
+            keep_versions=max(5, int(_number(env, "MLOPS_KEEP_VERSIONS", cls.keep_versions))),
+            train_timeout=_number(env, "MLOPS_TRAIN_TIMEOUT", cls.train_timeout),
+            retry_base_delay=_number(env, "MLOPS_RETRY_DELAY", cls.retry_base_delay),
+            train_command=env.get("MLOPS_TRAIN_COMMAND") or None,
         )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None or text == "":
+        return float(default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{name}: '{text}' is not a number") from None
+    if value < 0:
+        raise UsageError(f"{name}: must not be negative (got {text})")
+    return value
+
+
+def _language(text: str) -> str:
+    if text not in ("ja", "en"):
+        raise UsageError(f"MLOPS_REPORT_LANG: '{text}' is not supported; use ja or en")
+    return text

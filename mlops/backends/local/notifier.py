@@ -1,0 +1,29 @@
+"""Notifier port, locally: a line on the console and an append-only notifications log under MLOPS_HOME."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from mlops.pipeline.models import RunState, utcnow
+
+
+class ConsoleNotifier:
+    def __init__(self, log_path: Path, stream: TextIO | None = None) -> None:
+        self.log_path = log_path
+        self.stream = stream
+
+    def notify(self, run: RunState, message: str) -> None:
+        if self.stream is not None:
+            print(f"[mlops] {run.training_id}: {message.splitlines()[0] if message else ''}", file=self.stream)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"at": utcnow().isoformat(), "training_id": run.training_id, "status": run.status,
+                 "message": message}
+        with self.log_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def stderr_notifier(log_path: Path) -> ConsoleNotifier:
+    return ConsoleNotifier(log_path, sys.stderr)

@@ -1,0 +1,97 @@
+"""The `mlops` command: the whole pipeline on one machine, and the admin commands.
+
+Exit codes: 0 succeeded, 1 failed, 2 invalid request or usage, 3 awaiting an operator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import MlopsError, UsageError
+from mlops.settings import Settings
+
+EXIT_FOR_STATUS = {"succeeded": 0, "failed": 1, "awaiting_operator": 3, "running": 1}
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+EPILOG = """\
+exit codes: 0 succeeded, 1 failed, 2 invalid request or usage, 3 awaiting an operator
+
+examples:
+  mlops validate examples/iris-issue.md
+  mlops run examples/iris-issue.md
+  mlops resume train-20250110-123456-1a2b "/mlops retrain n_estimators=300"
+  mlops models list iris-classifier
+  mlops rollback iris-classifier --reason "v1.1.0 misbehaves in production"
+  mlops history verify
+
+settings (environment): MLOPS_HOME (default .mlops), MLOPS_HISTORY_DIR (default training_history),
+MLOPS_REPORT_LANG (ja|en), MLOPS_KEEP_VERSIONS (>= 5), MLOPS_TRAIN_TIMEOUT (seconds), MLOPS_TRAIN_COMMAND
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return int(args.handler(args, settings))
+    except MlopsError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; `mlops resume <training_id>` continues a run from its last finished step",
+              file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback kept for the maintainers
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    path = Path(".mlops") / "logs" / "cli-error.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(traceback.format_exception(exc)))
+    print(f"internal error: {type(exc).__name__}: {exc} (traceback saved to {path}; please report it)",
+          file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops", description="GitHub-Issue-driven MLOps: train, evaluate, gate, register, report, roll back.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(handler=lambda args, settings: _usage(parser))
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    from mlops.cli_commands import register_commands
+
+    register_commands(commands)
+    return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
+    """Print `data` as JSON with --json, else the human rendering."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(human())
+
+
+def require_file(path: str) -> Path:
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"PATH: no such file '{path}'")
+    return file
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""The agents: plain functions `agent(run, ports) -> run`, one per task state of the flow.
+
+They reach the world only through the ports, so the same functions serve the local runner and (behind thin
+Lambda handlers) Step Functions. Each records what it did in the run document's timeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import DatasetError, TrainingError
+from mlops.metric_specs import METRICS
+from mlops.pipeline.models import (
+    Attempt,
+    DataManifest,
+    FileEntry,
+    GateResult,
+    ModelRef,
+    OperatorDecision,
+    RunState,
+    TrainingJob,
+    VerifyResult,
+    utcnow,
+)
+from mlops.ports import ArtifactStore, Notifier, Trainer
+from mlops.settings import Settings
+
+
+@dataclass
+class Ports:
+    settings: Settings
+    store: Any  # ArtifactStore with a local `root` (datasets are materialized there)
+    registry: Any  # mlops.registry.ModelRegistry
+    trainer: Trainer
+    history: Any  # mlops.history.HistoryLog
+    notifier: Notifier
+
+
+Agent = Callable[[RunState, Ports], RunState]
+
+
+def prepare_data(run: RunState, ports: Ports) -> RunState:
+    """Resolve the dataset to its train/test channels, check them, and write the data manifest."""
+    if run.request.learning_type == "reinforcement":
+        run.log("PrepareData", f"environment {run.request.environment}: no dataset needed")
+        return run
+    from mlops import data  # numpy: only where datasets are read
+
+    dataset_id = run.request.dataset_id or ""
+    directory = data.ensure_dataset(ports.store.root, dataset_id)
+    info = _dataset_info(directory)
+    target = info.get("target", data.TARGET)
+    task = run.request.task or info.get("task") or _infer_task(data, directory / "train", target)
+    run.data = _manifest(ports.store, dataset_id, task, target)
+    if run.request.task is None:
+        run.request = run.request.with_task(task)
+    run.log("PrepareData", f"{dataset_id}: {run.data.rows_train} train / {run.data.rows_test} test rows ({task})")
+    return run
+
+
+def _dataset_info(directory: Path) -> dict[str, Any]:
+    path = directory / "dataset.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _infer_task(data: Any, train_dir: Path, target: str) -> str:
+    header, rows = data.read_table(train_dir)
+    if target not in header:
+        raise DatasetError(f"dataset: no '{target}' column in {train_dir.name}/ (columns: {', '.join(header)})")
+    return str(data.infer_task(rows[:, header.index(target)]))
+
+
+def _manifest(store: ArtifactStore, dataset_id: str, task: str, target: str) -> DataManifest:
+    prefix = f"datasets/{dataset_id}"
+    train, test = (_entries(store, f"{prefix}/{channel}") for channel in ("train", "test"))
+    if not train or not test:
+        raise DatasetError(f"dataset: {dataset_id} needs CSV files in both {prefix}/train/ and {prefix}/test/")
+    digest = hashlib.sha256(json.dumps([e.model_dump() for e in train + test]).encode()).hexdigest()
+    return DataManifest(dataset_id=dataset_id, task=task, target=target, train=train, test=test, digest=digest,
+                        rows_train=sum(e.rows or 0 for e in train), rows_test=sum(e.rows or 0 for e in test))
+
+
+def _entries(store: ArtifactStore, prefix: str) -> list[FileEntry]:
+    entries = []
+    for key in store.list(prefix):
+        if key.endswith(".csv"):
+            blob = store.get_bytes(key)
+            rows = max(0, blob.count(b"\n") - 1 + (0 if blob.endswith(b"\n") else 1))
+            entries.append(FileEntry(key=key, size=len(blob), sha256=hashlib.sha256(blob).hexdigest(), rows=rows))
+    return entries
+
+
+def train(run: RunState, ports: Ports) -> RunState:
+    """One try of the current attempt through the trainer port (the runner retries crashes)."""
+    attempt = run.attempt or _first_attempt(run)
+    attempt.tries += 1
+    job = training_job(run, attempt)
+    run.log("Train", f"attempt {attempt.number}, try {attempt.tries}: {attempt.algorithm} {attempt.hyperparameters}")
+    result = ports.trainer.train(job)
+    attempt.output_key = result.output_prefix
+    attempt.duration_seconds = round(result.duration_seconds, 3)
+    attempt.finished_at = utcnow()
+    return run
+
+
+def _first_attempt(run: RunState) -> Attempt:
+    request = run.request
+    run.attempts.append(Attempt(number=1, hyperparameters=request.effective_hyperparameters(),
+                                algorithm=request.algorithm))
+    return run.attempts[-1]
+
+
+def training_job(run: RunState, attempt: Attempt) -> TrainingJob:
+    """The trainer's input: hyperparameters plus the `mlops_*` control keys the entry point reads."""
+    request, data = run.request, run.data
+    control = {"mlops_algorithm": request.algorithm, "mlops_task": request.task, "mlops_metric": request.metric,
+               "mlops_target": data.target if data else None, "mlops_environment": request.environment}
+    hps = {**attempt.hyperparameters, **{k: v for k, v in control.items() if v is not None}}
+    prefix = f"runs/{run.training_id}/attempt-{attempt.number}/try-{attempt.tries}-{utcnow():%H%M%S}"
+    return TrainingJob(training_id=run.training_id, attempt=attempt.number, hyperparameters=hps,
+                       train_key=f"datasets/{data.dataset_id}/train" if data else None,
+                       test_key=f"datasets/{data.dataset_id}/test" if data else None, output_prefix=prefix)
+
+
+def evaluate(run: RunState, ports: Ports) -> RunState:
+    """Read the attempt's evaluation.json and gate its metric against the threshold."""
+    attempt = _current(run)
+    evaluation = json.loads(ports.store.get_bytes(f"{attempt.output_key}/output/evaluation.json"))
+    attempt.metrics = {k: float(v) for k, v in evaluation.get("metrics", {}).items()}
+    run.gate = gate(run, attempt)
+    attempt.metric, attempt.value, attempt.passed = run.gate.metric, run.gate.value, run.gate.passed
+    run.log("Evaluate", f"{run.gate.metric} = {run.gate.value:.4f} (threshold {run.gate.comparison} "
+                        f"{run.gate.threshold}): {run.gate.decision}")
+    return run
+
+
+def gate(run: RunState, attempt: Attempt) -> GateResult:
+    metric = run.request.metric or ""
+    if metric not in attempt.metrics:
+        raise TrainingError(f"evaluation has no '{metric}' (it has {', '.join(attempt.metrics) or 'nothing'})")
+    spec, value, threshold = METRICS[metric], attempt.metrics[metric], run.request.evaluation_threshold
+    passed = spec.passes(value, threshold)
+    decision = "pass" if passed else ("retrain" if run.retrains_used < run.request.max_retry else "exhausted")
+    return GateResult(metric=metric, value=value, threshold=threshold, comparison=spec.comparison,
+                      passed=passed, decision=decision)
+
+
+def _current(run: RunState) -> Attempt:
+    if run.attempt is None or run.attempt.output_key is None:
+        raise TrainingError("no finished training attempt to work on")
+    return run.attempt
+
+
+def await_operator(run: RunState, ports: Ports) -> RunState:
+    """Pause for an operator: say what missed and exactly how to continue."""
+    run.status = "awaiting_operator"
+    left = run.request.max_retry - run.retrains_used
+    message = (f"{run.gate.metric if run.gate else 'metric'} missed the threshold; {left} retrain(s) left. "
+               f"Continue with `/mlops retrain key=value ...` or `/mlops abort [reason]`.")
+    run.log("AwaitOperator", message)
+    ports.notifier.notify(run, message)
+    return run
+
+
+def apply_operator_decision(run: RunState, decision: OperatorDecision) -> RunState:
+    """Merge an operator's answer into a paused run. Invalid overrides raise and leave the run paused."""
+    if decision.action == "retrain":
+        run.request = run.request.with_overrides(decision.overrides)
+        run.attempts.append(Attempt(number=len(run.attempts) + 1, overrides=decision.overrides,
+                                    hyperparameters=run.request.effective_hyperparameters(),
+                                    algorithm=run.request.algorithm))
+    run.operator, run.status, run.gate = decision, "running", run.gate if decision.action == "abort" else None
+    who = decision.actor or "operator"
+    run.log("AwaitOperator", f"{who}: {decision.action} {decision.overrides or decision.reason}".rstrip())
+    return run
+
+
+def register(run: RunState, ports: Ports) -> RunState:
+    """Register the passing attempt as a new model version (idempotent per training id)."""
+    attempt, request = _current(run), run.request
+    with tempfile.TemporaryDirectory(prefix="mlops-register-") as staging:
+        _stage_artifacts(ports.store, attempt.output_key or "", Path(staging))
+        ref, previous = ports.registry.register(
+            model_id=request.model_id, training_id=run.training_id, algorithm=request.algorithm,
+            learning_type=request.learning_type, task=request.task, hyperparameters=attempt.hyperparameters,
+            metrics=attempt.metrics, metric=attempt.metric, data_digest=run.data.digest if run.data else "",
+            issue=run.issue.model_dump(), source_dir=Path(staging), explicit_version=request.version)
+    run.registered, run.previous_version = ModelRef.model_validate(ref.model_dump()), previous
+    run.log("Register", f"{ref.model_id} {ref.version} registered (previous: {previous or 'none'})")
+    return run
+
+
+def _stage_artifacts(store: Any, output_key: str, staging: Path) -> None:
+    """The model, its evaluation and its plots, as they will sit under models/<model_id>/<version>/."""
+    with store.local_path(f"{output_key}/model") as model_dir:
+        shutil.copytree(model_dir, staging, dirs_exist_ok=True)
+    with store.local_path(f"{output_key}/output") as output_dir:
+        for name in ("evaluation.json", "plots"):
+            source = output_dir / name
+            if source.is_dir():
+                shutil.copytree(source, staging / name, dirs_exist_ok=True)
+            elif source.is_file():
+                shutil.copy2(source, staging / name)
+
+
+def verify(run: RunState, ports: Ports) -> RunState:
+    """Load the registered artifact back from the store and check it reproduces its evaluation."""
+    from mlops.training.verify import verify_model  # scikit-learn: only where models are loaded
+
+    ref = run.registered
+    if ref is None:
+        raise TrainingError("nothing was registered to verify")
+    with ports.store.local_path(ref.artifact_key) as model_dir:
+        ok, detail = verify_model(Path(model_dir))
+    run.verify = VerifyResult(ok=ok, detail=detail)
+    run.log("Verify", f"{ref.version}: {'ok' if ok else 'FAILED'}: {detail}")
+    return run
+
+
+def rollback(run: RunState, ports: Ports) -> RunState:
+    """Verification failed: make the previous version current again (FR-011 automatic rollback)."""
+    if run.verify is None:
+        run.verify = VerifyResult(ok=False, detail=run.error.message if run.error else "verification failed")
+    ref = run.registered
+    if ref is not None:
+        record = ports.registry.rollback(ref.model_id, run.previous_version, actor="mlops (automatic)",
+                                         reason=f"verification failed: {run.verify.detail}", automatic=True)
+        ports.history.record_rollback(record, lang=report_lang(run, ports))
+        run.rolled_back_to = record.get("to_version")
+    run.log("Rollback", f"current version is now {run.rolled_back_to or 'none'}")
+    return run
+
+
+def handle_failure(run: RunState, ports: Ports) -> RunState:
+    """A step failed for good: nothing is registered and the current model stays current."""
+    error = run.error
+    run.log("HandleFailure", f"{error.state if error else '?'} failed: {error.message if error else 'unknown'}")
+    return run
+
+
+def publish(run: RunState, ports: Ports) -> RunState:
+    """Finish the run: its status, the report and its JSON twin in the history, and a notification."""
+    from mlops.report import render_report, render_summary
+
+    run.status = "succeeded" if _succeeded(run) else "failed"
+    run.finished_at = utcnow()
+    lang = report_lang(run, ports)
+    with tempfile.TemporaryDirectory(prefix="mlops-plots-") as tmp:
+        plots = _collect_plots(ports.store, run, Path(tmp))
+        links = [f"{run.training_id}/{name}" for name in plots]
+        run.report = str(ports.history.directory / f"{run.training_id}.md")
+        ports.history.record_training(run, render_report(run, lang=lang, plots=links), plots)
+    ports.notifier.notify(run, render_summary(run, lang))
+    return run
+
+
+def _succeeded(run: RunState) -> bool:
+    return bool(run.gate and run.gate.passed and run.verify and run.verify.ok and not run.rolled_back_to
+                and not (run.operator and run.operator.action == "abort"))
+
+
+def _collect_plots(store: Any, run: RunState, into: Path) -> dict[str, Path]:
+    attempt = run.attempt
+    if attempt is None or attempt.output_key is None:
+        return {}
+    prefix = f"{attempt.output_key}/output/plots/"
+    plots = {}
+    for key in store.list(prefix):
+        if key.endswith(".png"):
+            path = into / Path(key).name
+            path.write_bytes(store.get_bytes(key))
+            plots[path.name] = path
+    return plots
+
+
+def report_lang(run: RunState, ports: Ports) -> str:
+    return run.request.report_lang or ports.settings.report_lang
+
+
+AGENTS: dict[str, Agent] = {
+    "prepare_data": prepare_data,
+    "train": train,
+    "evaluate": evaluate,
+    "await_operator": await_operator,
+    "register": register,
+    "verify": verify,
+    "rollback": rollback,
+    "handle_failure": handle_failure,
+    "publish": publish,
+}

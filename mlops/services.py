@@ -1,0 +1,52 @@
+"""The composition root: the one place that picks a backend and wires the ports from resolved settings."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mlops.errors import UsageError
+from mlops.pipeline.agents import Ports
+from mlops.pipeline.models import RunState
+from mlops.pipeline.runner import LocalRunner
+from mlops.settings import Settings
+
+
+@dataclass
+class Services:
+    ports: Ports
+    runs: object  # RunStore
+    runner: LocalRunner
+
+
+def build_services(settings: Settings, progress: Callable[[str], None] | None = None,
+                   on_step: Callable[[str, RunState], None] | None = None) -> Services:
+    if settings.backend != "local":
+        raise UsageError(f"MLOPS_BACKEND: '{settings.backend}' is not available from this command; use 'local' "
+                         "(the AWS engine is started by the GitHub Action, see docs/aws.md)")
+    return _local(settings, progress or (lambda line: None), on_step or (lambda state, run: None))
+
+
+def _local(settings: Settings, progress: Callable[[str], None],
+           on_step: Callable[[str, RunState], None]) -> Services:
+    from mlops.backends.local.notifier import ConsoleNotifier
+    from mlops.backends.local.registry_db import SqliteRegistryBackend
+    from mlops.backends.local.runs_db import SqliteRunStore
+    from mlops.backends.local.store import LocalArtifactStore
+    from mlops.backends.local.trainer import LocalTrainer
+    from mlops.history import HistoryLog
+    from mlops.registry import ModelRegistry
+
+    store = LocalArtifactStore(settings.store_dir)
+    ports = Ports(
+        settings=settings,
+        store=store,
+        registry=ModelRegistry(SqliteRegistryBackend(settings.db_path), store, keep=settings.keep_versions),
+        trainer=LocalTrainer(store, command=settings.train_command, timeout=settings.train_timeout,
+                             progress=progress),
+        history=HistoryLog(settings.history_dir),
+        notifier=ConsoleNotifier(settings.home / "notifications.log", sys.stderr),
+    )
+    runs = SqliteRunStore(settings.db_path)
+    return Services(ports, runs, LocalRunner(ports, runs, on_step=on_step))
