@@ -52,9 +52,7 @@ def _validate(commands: Any) -> None:
 
 
 def _do_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from mlops.intake import request_from_file
-
-    request = request_from_file(require_file(args.path), title=args.title, template=args.template)
+    request = _read_request(args, settings)
     data = request.model_dump(mode="json", exclude_none=True)
     emit(args, data, lambda: "valid request\n" + tabulate(_flatten(data).items(), tablefmt="plain"))
     return 0
@@ -80,10 +78,15 @@ def _run(commands: Any) -> None:
     parser.add_argument("--repository", help="owner/name of the repository the issue is in")
 
 
-def _do_run(args: argparse.Namespace, settings: Settings) -> int:
-    from mlops.intake import request_from_file
+def _read_request(args: argparse.Namespace, settings: Settings) -> Any:
+    from mlops.intake import request_from_file, settle_task
 
     request = request_from_file(require_file(args.path), title=args.title, template=args.template)
+    return settle_task(request, settings.store_dir)
+
+
+def _do_run(args: argparse.Namespace, settings: Settings) -> int:
+    request = _read_request(args, settings)
     services = _services(args, settings)
     run = RunState(training_id=new_training_id(), request=request, source=args.path,
                    issue=IssueRef(title=args.title, number=args.issue, repository=args.repository))

@@ -40,3 +40,23 @@ def _spec_title(body: str) -> str | None:
 
 def request_from_file(path: Path, *, title: str | None = None, template: Any = None) -> TrainingRequest:
     return request_from_body(read_body(path), title=title, template=template)
+
+
+def settle_task(request: TrainingRequest, dataset_root: Path) -> TrainingRequest:
+    """Settle the task from the dataset's description when it is known here, so a request that does not fit
+    its dataset (rmse on iris, say) is refused before a run starts rather than failing inside it."""
+    if request.task is not None or request.dataset_id is None:
+        return request
+    task = _known_task(request.dataset_id, dataset_root)
+    return request.with_task(task) if task else request
+
+
+def _known_task(dataset_id: str, dataset_root: Path) -> str | None:
+    import json
+
+    from mlops.data import BUNDLED
+
+    described = dataset_root / "datasets" / dataset_id / "dataset.json"
+    if described.is_file():
+        return json.loads(described.read_text()).get("task")
+    return BUNDLED[dataset_id][1] if dataset_id in BUNDLED else None
