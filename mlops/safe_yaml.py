@@ -1,0 +1,207 @@
+"""A YAML loader hardened for text that strangers type into a GitHub issue.
+
+Anyone who can open an issue can send us YAML, so `load_mapping` refuses, before building a single Python
+object, everything that could cost memory or time or that PyYAML would turn into something other than plain
+data: anchors and aliases (the "billion laughs" bomb), deep nesting, tags outside the basic scalar, list
+and mapping types, and more than 64 KiB of text. It then builds the data with a constructor that rejects
+duplicate and non-text keys, which PyYAML accepts silently (the last duplicate wins; `yes:` becomes True).
+Every failure is an InvalidRequest whose problem line says where (line, column) and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import yaml
+from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
+
+from mlops.errors import InvalidRequest
+
+MAX_BYTES = 64 * 1024
+MAX_DEPTH = 10
+
+_TAG = "tag:yaml.org,2002:"
+PLAIN_DATA_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null", "map", "seq"))
+# Implicit types a request never needs: timestamps would turn `dataset_id: 2025-01-10` into a date, and
+# merge keys (`<<`) only make sense with aliases, which are refused anyway.
+_DROPPED_IMPLICIT_TAGS = frozenset(_TAG + name for name in ("timestamp", "merge", "value", "yaml"))
+
+# libyaml's C parser when present: an order of magnitude faster on a 64 KiB document.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# (words in PyYAML's or libyaml's message, what to tell the author); the first match wins.
+_HINTS = (
+    ("tab", "indent with spaces, never tabs"),
+    ("cannot start any token", "quote a value that starts with @, ` or %"),
+    (
+        "mapping values are not allowed",
+        "quote a value that contains ': ', or fix the indentation of this key",
+    ),
+    ("could not find expected ':'", "write each field as 'key: value' on its own line"),
+    ("expected <block end>", "this line is indented differently from the lines above it; align it"),
+    ("another document", "remove the '---' separator: a request is one YAML document"),
+    ("flow", "a '[' or '{' is not closed; close it, or quote the value"),
+)
+_DEFAULT_HINT = "check the indentation (spaces only) and quote values that contain ':' or '#'"
+
+
+def _plain_data_resolvers() -> dict[Any, list[tuple[str, Any]]]:
+    inherited = yaml.SafeLoader.yaml_implicit_resolvers
+    return {
+        first_char: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_IMPLICIT_TAGS]
+        for first_char, resolvers in inherited.items()
+    }
+
+
+class _PlainDataLoader(_BaseLoader):
+    """SafeLoader reduced to str/int/float/bool/null scalars, lists and mappings with unique text keys."""
+
+    yaml_implicit_resolvers: ClassVar = _plain_data_resolvers()
+    yaml_constructors: ClassVar = {tag: yaml.SafeLoader.yaml_constructors[tag] for tag in PLAIN_DATA_TAGS}
+
+
+def _construct_mapping_with_unique_text_keys(loader: Any, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping: dict[str, Any] = {}
+    first_line: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = _line_of(key_node)
+        if not isinstance(key, str):
+            raise _located_problem(loader, line, _non_text_key_message(key_node, key))
+        if key in mapping:
+            first = first_line[key]
+            raise _located_problem(
+                loader, line, f"duplicate key '{key}' (first set on line {first}); keep one"
+            )
+        mapping[key], first_line[key] = loader.construct_object(value_node, deep=True), line
+    return mapping
+
+
+def _non_text_key_message(key_node: yaml.Node, key: Any) -> str:
+    if not isinstance(key_node, yaml.ScalarNode):
+        return "a key must be a name, not a list or mapping"
+    # `yes:` or `1:` is valid YAML, but a field name that silently became True or 1 matches no field.
+    return f'the key {key_node.value} is read as {key!r}, not as text; quote it ("{key_node.value}": ...)'
+
+
+_PlainDataLoader.add_constructor(_TAG + "map", _construct_mapping_with_unique_text_keys)
+
+
+def load_mapping(
+    text: str, *, what: str = "request", line_offset: int = 0, empty_ok: bool = False
+) -> dict[str, Any]:
+    """Parse untrusted YAML (or JSON) `text` that must hold one mapping; InvalidRequest otherwise.
+
+    `what` names the text in problem lines (`hyperparameters: ...`). `line_offset` is added to reported line
+    numbers, so that YAML cut out of a larger issue body is reported at its line in that body. `empty_ok`
+    turns a document with nothing in it (blank, or only comments) into {} instead of an error.
+    """
+    reject_oversized(text, what=what)
+    try:
+        # Two passes over the text: the first sees only parser events, so a bomb is refused before any
+        # object exists; the second builds the data, which is then known to be small and alias-free.
+        _reject_unsafe_events(_loader(text, what, line_offset))
+        data = _loader(text, what, line_offset).get_single_data()
+    except yaml.YAMLError as exc:
+        raise _yaml_error_problem(exc, what, line_offset) from None
+    return {} if data is None and empty_ok else _require_mapping(data, what)
+
+
+def _loader(text: str, what: str, line_offset: int) -> Any:
+    loader = _PlainDataLoader(text)
+    loader.what, loader.line_offset = what, line_offset  # read by the problem messages
+    return loader
+
+
+def reject_oversized(text: str, *, what: str = "request") -> None:
+    """InvalidRequest when `text` is over MAX_BYTES in UTF-8: the bound that keeps every parse cheap."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        raise InvalidRequest(
+            f"{what}: is {size / 1024:.1f} KiB; the limit is {MAX_BYTES // 1024} KiB. Shorten it "
+            "(a request is a few lines; put data in a dataset, not in the issue)"
+        )
+
+
+def parse_scalar(text: str) -> Any:
+    """`text` as a plain YAML scalar: '3' -> 3, '0.85' -> 0.85, 'true' -> True, 'abc' -> 'abc'."""
+    loader = _PlainDataLoader("")
+    node = yaml.ScalarNode(loader.resolve(yaml.ScalarNode, text, (True, False)), text)
+    return loader.construct_object(node)
+
+
+def decode_body(raw: bytes | str) -> str:
+    """Issue text as str with Unix line endings: UTF-8 only, the BOM dropped, \\r\\n and \\r made \\n."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest(
+                f"issue body: is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                "save the file as UTF-8 and try again"
+            ) from None
+    return raw.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _reject_unsafe_events(loader: Any) -> None:
+    """Walk the parser's event stream (no objects built yet) and stop at the first unsafe construct."""
+    depth = 0
+    while loader.check_event():
+        event = loader.get_event()
+        if isinstance(event, NodeEvent):
+            _reject_unsafe_node(loader, event)
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _located_problem(loader, _line_of(event), _too_deep_message())
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
+def _reject_unsafe_node(loader: Any, event: NodeEvent) -> None:
+    line = _line_of(event)
+    if isinstance(event, AliasEvent):
+        raise _located_problem(loader, line, f"aliases (*{event.anchor}) are not allowed; write it out")
+    if event.anchor is not None:
+        raise _located_problem(loader, line, f"anchors (&{event.anchor}) are not allowed; write values out")
+    tag = getattr(event, "tag", None)
+    if tag is not None and tag not in PLAIN_DATA_TAGS:
+        shown = "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+        raise _located_problem(
+            loader,
+            line,
+            f"the tag {shown} is not allowed; remove it (only text, numbers, true/false, "
+            "null, lists and mappings are accepted)",
+        )
+
+
+def _too_deep_message() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep; a request needs two or three levels, flatten it"
+
+
+def _line_of(event_or_node: Any) -> int:
+    mark = event_or_node.start_mark
+    return 0 if mark is None else mark.line + 1
+
+
+def _located_problem(loader: Any, line: int, message: str) -> InvalidRequest:
+    return InvalidRequest(f"{loader.what}: line {line + loader.line_offset}: {message}")
+
+
+def _require_mapping(data: Any, what: str) -> dict[str, Any]:
+    if isinstance(data, dict):
+        return data
+    how = "write fields as 'key: value' lines, e.g. 'algorithm: random_forest'"
+    if data is None:
+        raise InvalidRequest(f"{what}: is empty; {how}")
+    shape = "a list" if isinstance(data, list) else f"a single value ({str(data)[:40]!r})"
+    raise InvalidRequest(f"{what}: is {shape}, not a mapping; {how}")
+
+
+def _yaml_error_problem(exc: yaml.YAMLError, what: str, line_offset: int) -> InvalidRequest:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None) or ""
+    where = f" at line {mark.line + 1 + line_offset}, column {mark.column + 1}" if mark is not None else ""
+    hint = next((hint for needle, hint in _HINTS if needle in f"{context} {problem}"), _DEFAULT_HINT)
+    return InvalidRequest(f"{what}: YAML error{where}: {problem}; {hint}")
