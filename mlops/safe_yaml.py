@@ -29,9 +29,10 @@ _DROPPED_IMPLICIT_TAGS = frozenset(_TAG + name for name in ("timestamp", "merge"
 # libyaml's C parser when present: an order of magnitude faster on a 64 KiB document.
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+_TAB_HINT = "indent with spaces, never tabs"
 # (words in PyYAML's or libyaml's message, what to tell the author); the first match wins.
 _HINTS = (
-    ("tab", "indent with spaces, never tabs"),
+    ("tab", _TAB_HINT),
     ("cannot start any token", "quote a value that starts with @, ` or %"),
     (
         "mapping values are not allowed",
@@ -103,7 +104,7 @@ def load_mapping(
         _reject_unsafe_events(_loader(text, what, line_offset))
         data = _loader(text, what, line_offset).get_single_data()
     except yaml.YAMLError as exc:
-        raise _yaml_error_problem(exc, what, line_offset) from None
+        raise _yaml_error_problem(exc, text, what, line_offset) from None
     return {} if data is None and empty_ok else _require_mapping(data, what)
 
 
@@ -161,7 +162,8 @@ def _reject_unsafe_events(loader: Any) -> None:
 def _reject_unsafe_node(loader: Any, event: NodeEvent) -> None:
     line = _line_of(event)
     if isinstance(event, AliasEvent):
-        raise _located_problem(loader, line, f"aliases (*{event.anchor}) are not allowed; write it out")
+        message = f"aliases (*{event.anchor}) are not allowed; write the value out"
+        raise _located_problem(loader, line, message)
     if event.anchor is not None:
         raise _located_problem(loader, line, f"anchors (&{event.anchor}) are not allowed; write values out")
     tag = getattr(event, "tag", None)
@@ -198,10 +200,21 @@ def _require_mapping(data: Any, what: str) -> dict[str, Any]:
     raise InvalidRequest(f"{what}: is {shape}, not a mapping; {how}")
 
 
-def _yaml_error_problem(exc: yaml.YAMLError, what: str, line_offset: int) -> InvalidRequest:
+def _yaml_error_problem(exc: yaml.YAMLError, text: str, what: str, line_offset: int) -> InvalidRequest:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None) or ""
     where = f" at line {mark.line + 1 + line_offset}, column {mark.column + 1}" if mark is not None else ""
-    hint = next((hint for needle, hint in _HINTS if needle in f"{context} {problem}"), _DEFAULT_HINT)
-    return InvalidRequest(f"{what}: YAML error{where}: {problem}; {hint}")
+    return InvalidRequest(f"{what}: YAML error{where}: {problem}; {_hint(exc, text, mark)}")
+
+
+def _hint(exc: yaml.YAMLError, text: str, mark: Any) -> str:
+    if mark is not None and _indented_with_tab(text, mark.line):
+        return _TAB_HINT  # libyaml reports a tab only as "found character that cannot start any token"
+    words = f"{getattr(exc, 'context', None) or ''} {getattr(exc, 'problem', None) or exc}"
+    return next((hint for needle, hint in _HINTS if needle in words), _DEFAULT_HINT)
+
+
+def _indented_with_tab(text: str, line_index: int) -> bool:
+    lines = text.split("\n")
+    line = lines[line_index] if 0 <= line_index < len(lines) else ""
+    return "\t" in line[: len(line) - len(line.lstrip(" \t"))]
