@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -78,7 +78,9 @@ def attempt(number: int, accuracy: float, threshold: float = 0.85, **fields: Any
     )
 
 
-def gate(value: float, decision: str, threshold: float = 0.85) -> GateResult:
+def gate(
+    value: float, decision: Literal["pass", "retrain", "exhausted"], threshold: float = 0.85
+) -> GateResult:
     passed = value >= threshold
     return GateResult(
         metric="accuracy", value=value, threshold=threshold, comparison=">=", passed=passed, decision=decision
@@ -146,8 +148,13 @@ def awaiting_run() -> RunState:
 
 
 def training_failed_run() -> RunState:
-    crashed = Attempt(number=1, hyperparameters={"n_estimators": 100}, algorithm="random_forest", tries=4,
-                      error="trainer exited with code 137")  # fmt: skip
+    crashed = Attempt(
+        number=1,
+        hyperparameters={"n_estimators": 100},
+        algorithm="random_forest",
+        tries=4,
+        error="trainer exited with code 137",
+    )
     error = ErrorInfo(state="Train", type="TrainingCrashed", message="trainer exited with code 137 (4 tries)")
     return base_run(status="failed", attempts=[crashed], error=error)
 
@@ -281,20 +288,34 @@ def test_attempts_table_shows_each_attempt_with_overrides_value_and_result() -> 
 @pytest.mark.parametrize(
     ("build", "ja", "en"),
     [
-        (exhausted_run, "❌ 学習失敗（閾値: 0.85に未達: Accuracy 0.8000、再学習 3/3回を使い切りました）",
-         "❌ Training failed (threshold 0.85 missed: Accuracy 0.8000; all 3/3 retrains used)"),
-        (aborted_run, "❌ オペレータにより中止（理由: data is stale、実行者: alice）",
-         "❌ Aborted by an operator (reason: data is stale; by alice)"),
-        (training_failed_run,
-         "❌ 学習失敗（Trainでエラー: TrainingCrashed: trainer exited with code 137 (4 tries)）",
-         "❌ Training failed (error in Train: TrainingCrashed: trainer exited with code 137 (4 tries))"),
-        (rolled_back_run, "❌ 検証失敗のため自動ロールバック（v1.2.3 を破棄、現在のバージョン: v1.2.2）",
-         "❌ Verification failed and the model was rolled back automatically (v1.2.3 discarded; "
-         "current version: v1.2.2)"),
-        (awaiting_run, "⏸ オペレータの判断待ち（閾値: 0.85に未達: Accuracy 0.8100、残りの再学習: 3回）",
-         "⏸ Awaiting an operator (threshold 0.85 missed: Accuracy 0.8100; retrains left: 3)"),
+        (
+            exhausted_run,
+            "❌ 学習失敗（閾値: 0.85に未達: Accuracy 0.8000、再学習 3/3回を使い切りました）",
+            "❌ Training failed (threshold 0.85 missed: Accuracy 0.8000; all 3/3 retrains used)",
+        ),
+        (
+            aborted_run,
+            "❌ オペレータにより中止（理由: data is stale、実行者: alice）",
+            "❌ Aborted by an operator (reason: data is stale; by alice)",
+        ),
+        (
+            training_failed_run,
+            "❌ 学習失敗（Trainでエラー: TrainingCrashed: trainer exited with code 137 (4 tries)）",
+            "❌ Training failed (error in Train: TrainingCrashed: trainer exited with code 137 (4 tries))",
+        ),
+        (
+            rolled_back_run,
+            "❌ 検証失敗のため自動ロールバック（v1.2.3 を破棄、現在のバージョン: v1.2.2）",
+            "❌ Verification failed and the model was rolled back automatically (v1.2.3 discarded; "
+            "current version: v1.2.2)",
+        ),
+        (
+            awaiting_run,
+            "⏸ オペレータの判断待ち（閾値: 0.85に未達: Accuracy 0.8100、残りの再学習: 3回）",
+            "⏸ Awaiting an operator (threshold 0.85 missed: Accuracy 0.8100; retrains left: 3)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_status_says_what_became_of_the_run(build: Any, ja: str, en: str) -> None:
     # GIVEN a run that ended (or paused) in one of the ways the pipeline allows
     run = build()
@@ -430,17 +451,29 @@ def test_json_twin_replaces_non_finite_metrics_with_null() -> None:
 
 @pytest.mark.parametrize(
     ("build", "expected"),
-    [(passed_run, "succeeded"), (exhausted_run, "exhausted"), (aborted_run, "aborted"),
-     (training_failed_run, "training_failed"), (rolled_back_run, "verification_failed"),
-     (awaiting_run, "awaiting_operator")],
-)  # fmt: skip
+    [
+        (passed_run, "succeeded"),
+        (exhausted_run, "exhausted"),
+        (aborted_run, "aborted"),
+        (training_failed_run, "training_failed"),
+        (rolled_back_run, "verification_failed"),
+        (awaiting_run, "awaiting_operator"),
+    ],
+)
 def test_outcome_names_each_ending(build: Any, expected: str) -> None:
     assert outcome(build()) == expected
 
 
 def test_rollback_markdown_says_who_rolled_what_back_and_why() -> None:
-    rollback = {"model_id": "model-001", "from_version": "v1.2.3", "to_version": "v1.2.2", "actor": "@bob",
-                "reason": "drift <b>", "automatic": False, "at": "2025-01-11T09:00:00+00:00"}  # fmt: skip
+    rollback = {
+        "model_id": "model-001",
+        "from_version": "v1.2.3",
+        "to_version": "v1.2.2",
+        "actor": "@bob",
+        "reason": "drift <b>",
+        "automatic": False,
+        "at": "2025-01-11T09:00:00+00:00",
+    }
     ja = render_rollback(rollback)
     assert "@\u200dbob が model-001 を v1.2.3 から v1.2.2 にロールバックしました。" in ja
     assert "- 理由: drift &lt;b&gt;" in ja
