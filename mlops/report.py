@@ -692,7 +692,8 @@ def _rollback_fields(rollback: Mapping[str, Any], t: dict[str, str]) -> dict[str
     return {
         "model": escape(rollback.get("model_id") or t["unknown"]),
         "from_version": escape(rollback.get("from_version") or "-"),
-        "to_version": escape(rollback.get("to_version") or "-"),
+        # an automatic rollback of a first version leaves no version current
+        "to_version": escape(rollback.get("to_version") or t["no_previous"]),
         "actor": t["rb.automatic"] if automatic else escape(rollback.get("actor") or t["unknown"]),
         "reason": escape(rollback.get("reason") or t["no_reason"], LONG_LIMIT),
         "at": _rollback_time(rollback.get("at")),

@@ -481,3 +481,19 @@ def test_rollback_markdown_says_who_rolled_what_back_and_why() -> None:
     en = render_rollback({**rollback, "automatic": True}, lang="en")
     assert "model-001 was rolled back automatically from v1.2.3 to v1.2.2 because its verification" in en
     assert "- By: automatic (verification after registration failed)" in en
+
+
+def test_automatic_rollback_of_a_first_version_says_nothing_is_current() -> None:
+    # GIVEN the registry's record of an automatic rollback of a model's only version
+    rollback = {
+        "model_id": "model-001",
+        "from_version": "v1.0.0",
+        "to_version": None,
+        "actor": "mlops",
+        "reason": "verification failed",
+        "automatic": True,
+        "at": "2025-01-11T09:00:00+00:00",
+    }
+    # WHEN rendered THEN it says that no earlier version exists rather than naming one
+    assert "- ロールバック先: なし（以前のバージョンがありません）" in render_rollback(rollback)
+    assert "to none (there was no earlier version)" in render_rollback(rollback, "en")
