@@ -138,8 +138,12 @@ class ModelRegistry:
             "data_digest": data_digest,
             "issue": _plain(issue),
         }
+        existing = self.backend.find_by_training(training_id)
+        if existing is not None and existing["status"] != REGISTERING:
+            return _ref(existing), existing.get("previous_version")  # done before: a resumed run's retry
+        _check_source(Path(source_dir))  # before reserving: a bad directory must not use up a version
         record = self._reserve(fields, explicit_version)
-        if record["status"] == REGISTERING:
+        if record["status"] == REGISTERING:  # also when resuming a copy that was cut off
             self._copy_artifacts(record, Path(source_dir))
             record = self._promote(record)
         self.prune(model_id)
@@ -178,14 +182,8 @@ class ModelRegistry:
         The store refuses different bytes under an existing key and accepts identical ones, so a resumed run
         finishing an interrupted copy is safe, and the metadata is rebuilt identically from the stored record.
         """
-        if not source_dir.is_dir():
-            raise RegistryError(f"register: the model directory {source_dir} does not exist")
-        prefix = record["artifact_key"]
-        for source in sorted(p for p in source_dir.rglob("*") if p.is_file()):
-            relative = source.relative_to(source_dir).as_posix()
-            if relative != METADATA_FILE:  # the registry owns that name; a trainer's copy would clash
-                self.store.put_file(prefix + relative, source)
-        self.store.put_bytes(prefix + METADATA_FILE, metadata_bytes(record))
+        self.store.put_tree(record["artifact_key"], source_dir)
+        self.store.put_bytes(record["artifact_key"] + METADATA_FILE, metadata_bytes(record))
 
     def _promote(self, record: dict[str, Any]) -> dict[str, Any]:
         model_id, version = record["model_id"], record["version"]
@@ -267,9 +265,13 @@ class ModelRegistry:
     # --- reading ---------------------------------------------------------------------------------------
 
     def versions(self, model_id: str) -> list[dict[str, Any]]:
-        """Every version of the model, oldest first, each record with `current: bool` added."""
+        """Every version of the model, oldest first, each record with `current: bool` added.
+
+        A model never registered simply has no versions (a run that has not passed its gate yet, say).
+        """
         current = self.backend.current(model_id)
-        return [{**record, "current": record["version"] == current} for record in self._records(model_id)]
+        records = sort_versions(self.backend.versions(model_id))
+        return [{**record, "current": record["version"] == current} for record in records]
 
     def current(self, model_id: str) -> str | None:
         return self.backend.current(model_id)
@@ -362,6 +364,13 @@ def _checked_explicit(requested: str, newest: dict[str, Any] | None) -> str:
             f"version: {format_version(version)} must be greater than the newest version, {newest['version']}"
         )
     return format_version(version)
+
+
+def _check_source(source_dir: Path) -> None:
+    if not source_dir.is_dir():
+        raise RegistryError(f"register: the model directory {source_dir} does not exist")
+    if (source_dir / METADATA_FILE).exists():  # the registry owns that name
+        raise RegistryError(f"register: {source_dir} already holds a {METADATA_FILE}; the registry writes it")
 
 
 def _check_model_id(model_id: str) -> None:

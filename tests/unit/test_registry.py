@@ -173,6 +173,15 @@ def test_artifacts_and_metadata_land_under_models_id_version(
     assert datetime.fromisoformat(metadata["created_at"]).utcoffset() == timezone.utc.utcoffset(None)
 
 
+def test_a_model_directory_with_its_own_metadata_file_is_refused(
+    registry: ModelRegistry, model_dir: Path
+) -> None:
+    (model_dir / "model_metadata.json").write_text("{}")
+    with pytest.raises(RegistryError, match="the registry writes it"):
+        register(registry, model_dir, "train-1")
+    assert registry.versions("iris-rf") == []  # no version was used up
+
+
 def test_an_invalid_model_id_is_refused(registry: ModelRegistry, model_dir: Path) -> None:
     with pytest.raises(RegistryError, match="model_id"):
         register(registry, model_dir, "train-1", model_id="../escape")
@@ -192,6 +201,7 @@ def test_listing_models_versions_and_show(registry: ModelRegistry, model_dir: Pa
     ]
     assert registry.show("iris-rf")["version"] == "v1.0.1"
     assert registry.show("iris-rf", "v1.0.0")["metrics"] == {"accuracy": 0.95}
+    assert registry.versions("never-registered") == []
 
 
 # --- rollback -------------------------------------------------------------------------------------------
