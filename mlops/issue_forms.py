@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,34 +46,30 @@ class FormField:
 TemplateSource = str | Path | Mapping[str, Any] | Sequence[Any]
 
 
-def _field(key: str, label: str, kind: str, **details: Any) -> FormField:
-    return FormField(key, label, kind, **details)
-
-
 # Our form, `.github/ISSUE_TEMPLATE/train.yml`, as the parser needs it. The YAML file is not packaged (the
 # Action and the Lambdas install only `mlops/`), so the fields live here; a unit test keeps the two identical.
 TRAIN_FORM_FIELDS: tuple[FormField, ...] = (
-    _field("model_name", "Model name (モデル名)", "input"),
-    _field(
+    FormField("model_name", "Model name (モデル名)", "input"),
+    FormField(
         "learning_type",
         "Learning type (学習方式)",
         "dropdown",
         options=("supervised", "unsupervised", "reinforcement"),
     ),
-    _field("algorithm", "Algorithm (アルゴリズム)", "input"),
-    _field(
+    FormField("algorithm", "Algorithm (アルゴリズム)", "input"),
+    FormField(
         "task",
         "Task (タスク)",
         "dropdown",
         options=("classification", "regression", "clustering", "dimensionality_reduction", "reinforcement"),
     ),
-    _field("dataset_id", "Dataset ID (データセットID)", "input"),
-    _field("environment", "Environment (強化学習の環境)", "input"),
-    _field("hyperparameters", "Hyperparameters (ハイパーパラメータ)", "textarea", render="yaml"),
-    _field("evaluation_metric", "Evaluation metric (評価指標)", "input"),
-    _field("evaluation_threshold", "Evaluation threshold (閾値)", "input"),
-    _field("max_retry", "Max retrains (最大再学習回数)", "input"),
-    _field("options", "Options (オプション)", "checkboxes", options=("Report in English",)),
+    FormField("dataset_id", "Dataset ID (データセットID)", "input"),
+    FormField("environment", "Environment (強化学習の環境)", "input"),
+    FormField("hyperparameters", "Hyperparameters (ハイパーパラメータ)", "textarea", render="yaml"),
+    FormField("evaluation_metric", "Evaluation metric (評価指標)", "input"),
+    FormField("evaluation_threshold", "Evaluation threshold (閾値)", "input"),
+    FormField("max_retry", "Max retrains (最大再学習回数)", "input"),
+    FormField("options", "Options (オプション)", "checkboxes", options=("Report in English",)),
 )
 
 # Form answers that are numbers in the request; every other input stays text (`dataset_id: 001` is an id).
@@ -116,7 +113,13 @@ def _load_template(template: TemplateSource) -> Any:
 
 
 def _names_a_file(text: str) -> bool:
-    return "\n" not in text and text.strip().endswith((".yml", ".yaml"))
+    # One line that ends in .yml/.yaml, or names an existing file: YAML text of a form always has newlines.
+    if "\n" in text:
+        return False
+    try:
+        return text.strip().endswith((".yml", ".yaml")) or Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL byte, is no file
+        return False
 
 
 def _body_items(document: Any) -> list[dict[str, Any]]:
@@ -151,8 +154,8 @@ def _option_label(option: Any) -> str:
 
 
 def _reject_duplicate_keys(fields: Sequence[FormField]) -> None:
-    keys = [field.key for field in fields]
-    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    counts = Counter(field.key for field in fields)
+    duplicates = sorted(key for key, count in counts.items() if count > 1)
     if duplicates:
         raise UsageError(f"template: two fields share the id or label {', '.join(map(repr, duplicates))}")
 

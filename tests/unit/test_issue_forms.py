@@ -570,6 +570,12 @@ def test_a_template_may_be_given_in_any_shape(template: Any) -> None:
     assert form_fields(template) == TRAIN_FORM_FIELDS
 
 
+def test_a_template_file_named_without_yml_is_read_as_a_file(tmp_path: Path) -> None:
+    form = tmp_path / "form.txt"
+    form.write_text(TRAIN_FORM.read_text(encoding="utf-8"), encoding="utf-8")
+    assert form_fields(str(form)) == TRAIN_FORM_FIELDS
+
+
 def test_a_missing_template_file_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="template: cannot read"):
         form_fields("no/such/form.yml")
