@@ -277,11 +277,15 @@ class ModelRegistry:
         return self.backend.current(model_id)
 
     def show(self, model_id: str, version: str | None = None) -> dict[str, Any]:
-        """One version's record (default: the current one, else the newest), with `current` and `previous`."""
+        """One version's record (default: the current one, else the newest) with `current: bool` and
+        `previous`: the version a rollback from it would go to."""
         records = self._records(model_id)
         current = self.backend.current(model_id)
         chosen = self._find(model_id, records, version or current or records[-1]["version"])
-        extra = {"current": chosen["version"] == current, "previous": previous_version(records, current)}
+        extra = {
+            "current": chosen["version"] == current,
+            "previous": previous_version(records, chosen["version"]),
+        }
         return {**chosen, **extra}
 
     def models(self) -> list[dict[str, Any]]:
