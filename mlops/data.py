@@ -197,9 +197,7 @@ def _parse_value(path: Path, line: int, column: int, text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise DatasetError(
-            f"{path}:{line}:{column}: '{text}' is not a finite number (every value must be numeric)"
-        )
+        raise DatasetError(f"{path}:{line}:{column}: '{text}' is not a finite number (every value must be numeric)")
     return value
 
 
@@ -211,9 +209,7 @@ def infer_task(target_values: Sequence[float] | np.ndarray) -> str:
     return "classification" if few and bool(np.all(distinct == np.round(distinct))) else "regression"
 
 
-def split_target(
-    header: list[str], rows: np.ndarray, target: str
-) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+def split_target(header: list[str], rows: np.ndarray, target: str) -> tuple[list[str], np.ndarray, np.ndarray | None]:
     """(feature names, X, y); y is None when the table has no `target` column."""
     if target not in header:
         return list(header), rows, None

@@ -55,9 +55,7 @@ def constructor_arguments(spec: AlgorithmSpec, params: dict[str, Any]) -> dict[s
 def build_estimator(spec: AlgorithmSpec, task: str, params: dict[str, Any]) -> Any:
     """An unfitted estimator (a scaling Pipeline for scale-sensitive algorithms)."""
     if task not in spec.implementation:
-        raise InvalidRequest(
-            f"task: {spec.name} does not support {task} (it supports {', '.join(spec.tasks)})"
-        )
+        raise InvalidRequest(f"task: {spec.name} does not support {task} (it supports {', '.join(spec.tasks)})")
     estimator = import_implementation(spec.implementation[task])(**constructor_arguments(spec, params))
     if spec.name not in SCALED_ALGORITHMS:
         return estimator

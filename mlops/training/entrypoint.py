@@ -59,9 +59,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     except MlopsError as exc:
         console.error(_describe(exc))
         return EXIT_TRAINING_FAILED
-    except (
-        Exception
-    ) as exc:  # an unexpected failure: one error line, then the traceback for whoever debugs it
+    except Exception as exc:  # an unexpected failure: one error line, then the traceback for whoever debugs it
         console.error(f"training failed: {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)
         return EXIT_TRAINING_FAILED
@@ -145,18 +143,14 @@ def _train_tabular(job: Job, split: Split) -> Outcome:
 def _environment(allowed: tuple[str, ...], requested: str | None) -> str:
     environment = requested or allowed[0]
     if environment not in allowed:
-        raise InvalidRequest(
-            f"mlops_environment: '{environment}' is not supported (valid: {', '.join(allowed)})"
-        )
+        raise InvalidRequest(f"mlops_environment: '{environment}' is not supported (valid: {', '.join(allowed)})")
     return environment
 
 
 def _require_finite(metrics: dict[str, float]) -> None:
     broken = [name for name, value in metrics.items() if not math.isfinite(value)]
     if broken:
-        raise TrainingError(
-            f"evaluation produced non-finite metrics: {', '.join(broken)} (is the test set too small?)"
-        )
+        raise TrainingError(f"evaluation produced non-finite metrics: {', '.join(broken)} (is the test set too small?)")
 
 
 def _report_metrics(job: Job, outcome: Outcome) -> None:

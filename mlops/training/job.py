@@ -46,9 +46,7 @@ def resolve_task(spec: AlgorithmSpec, requested: str | None, y_train: np.ndarray
     """The requested task, the algorithm's only task, or the task the target column implies."""
     if requested is not None:
         if requested not in spec.tasks:
-            raise InvalidRequest(
-                f"mlops_task: {spec.name} does not do {requested} (it does {', '.join(spec.tasks)})"
-            )
+            raise InvalidRequest(f"mlops_task: {spec.name} does not do {requested} (it does {', '.join(spec.tasks)})")
         return requested
     if len(spec.tasks) == 1 or y_train is None:
         return spec.tasks[0]
@@ -59,9 +57,7 @@ def resolve_metric(requested: str | None, task: str) -> str:
     return get_metric(requested or DEFAULT_METRIC[task], task).name
 
 
-def effective_params(
-    spec: AlgorithmSpec, user_params: dict[str, Any], seed: int
-) -> tuple[dict[str, Any], int]:
+def effective_params(spec: AlgorithmSpec, user_params: dict[str, Any], seed: int) -> tuple[dict[str, Any], int]:
     """(catalog defaults + the request's hyperparameters with the seed filled in, the seed actually used)."""
     params = {**spec.default_params(), **user_params}
     for name in SEED_PARAMS:

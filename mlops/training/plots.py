@@ -30,9 +30,7 @@ def _pyplot() -> Any | None:
     return plt
 
 
-def draw(
-    path: Path, painter: Callable[[Any, Any], None], size: tuple[float, float] = (6.0, 5.0)
-) -> Path | None:
+def draw(path: Path, painter: Callable[[Any, Any], None], size: tuple[float, float] = (6.0, 5.0)) -> Path | None:
     """Draw one figure with `painter(figure, axes)` and save it to `path`; None when it could not be drawn."""
     plt = _pyplot()
     if plt is None:
@@ -120,9 +118,7 @@ def clusters(path: Path, x: np.ndarray, labels: np.ndarray) -> Path | None:
 
 def projection(path: Path, reduced: np.ndarray, colour_by: np.ndarray | None) -> Path | None:
     """The first two reduced components (the second is 0 when only one was kept)."""
-    points = np.column_stack(
-        [reduced[:, 0], reduced[:, 1] if reduced.shape[1] > 1 else np.zeros(len(reduced))]
-    )
+    points = np.column_stack([reduced[:, 0], reduced[:, 1] if reduced.shape[1] > 1 else np.zeros(len(reduced))])
 
     def paint(figure: Any, axes: Any) -> None:
         scatter = axes.scatter(points[:, 0], points[:, 1], c=colour_by, cmap="viridis", s=14)

@@ -33,9 +33,7 @@ def evaluation_seed(seed: int) -> int:
 
 def run_reinforcement(job: Job) -> Outcome:
     agent = agent_class(job.spec)(job.environment, job.params, job.seed)
-    console.progress(
-        "train", f"training {job.spec.name} in {job.environment} for {job.params['episodes']} episodes"
-    )
+    console.progress("train", f"training {job.spec.name} in {job.environment} for {job.params['episodes']} episodes")
     training_returns = list(agent.train(progress=_episode_reporter()))
     episodes, seed = int(job.params["eval_episodes"]), evaluation_seed(job.seed)
     console.progress("evaluate", f"running {episodes} greedy evaluation episodes in {job.environment}")
@@ -56,9 +54,7 @@ def _episode_reporter(reports: int = 20) -> Callable[[int, int, float], None]:
     def report(episode: int, total: int, recent_mean_return: float) -> None:
         every = max(1, total // reports)
         if episode % every == 0 or episode == total:
-            console.progress(
-                "train", f"episode {episode}/{total} recent_mean_return={recent_mean_return:.4f}"
-            )
+            console.progress("train", f"episode {episode}/{total} recent_mean_return={recent_mean_return:.4f}")
 
     return report
 

@@ -11,7 +11,7 @@ from mlops import metrics
 from mlops.learners import sklearn_learner as learner
 from mlops.training import console, plots
 from mlops.training.job import HOLDOUT_ROWS, Job, Outcome
-from mlops.training.tabular import Split, class_labels
+from mlops.training.tabular import Split, check_test_classes, class_labels
 
 
 def run_supervised(job: Job, split: Split) -> Outcome:
@@ -19,6 +19,7 @@ def run_supervised(job: Job, split: Split) -> Outcome:
     y_train, y_test = split.y_train, split.y_test
     if job.task == "classification":
         y_train, y_test = class_labels(y_train, "train"), class_labels(y_test, "test")
+        check_test_classes(y_train, y_test)
     model = learner.build_estimator(job.spec, job.task, job.params)
     console.progress("train", f"fitting {job.spec.name} ({job.task}) on {len(y_train)} rows")
     learner.fit_supervised(model, split.x_train, y_train)

@@ -43,9 +43,7 @@ def _run_clustering(model: Any, split: Split) -> Outcome:
     )
 
 
-def _clustering_holdout(
-    model: Any, x_test: np.ndarray, test_labels: np.ndarray, train_labels: np.ndarray
-) -> dict:
+def _clustering_holdout(model: Any, x_test: np.ndarray, test_labels: np.ndarray, train_labels: np.ndarray) -> dict:
     if learner.is_transductive(model):
         # No rule for new points: what the saved model can reproduce is the labels it gave its training rows.
         return {
@@ -77,9 +75,7 @@ def _run_reduction(model: Any, split: Split) -> Outcome:
     reduced = learner.transform(model, split.x_test)
     space, reconstructed = learner.reconstruct(model, split.x_test)
     return Outcome(
-        metrics=metrics.dimensionality_reduction_metrics(
-            space, reconstructed, learner.explained_variance_ratio(model)
-        ),
+        metrics=metrics.dimensionality_reduction_metrics(space, reconstructed, learner.explained_variance_ratio(model)),
         n_train=len(split.x_train),
         n_test=len(split.x_test),
         holdout={
