@@ -49,7 +49,9 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
     result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        sys.exit(f"benchmark command failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
+        sys.exit(
+            f"benchmark command failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}"
+        )
     return elapsed
 
 
@@ -66,12 +68,15 @@ def compare(trees: int, repeat: int, work: Path, label: str, target: float) -> f
     # Warm the bundled dataset and the OS file cache once, for both sides alike.
     timed([sys.executable, "-m", "mlops.cli", "run", str(request)], env, work)
     plain_times = [timed([sys.executable, str(plain), str(trees)], env, work) for _ in range(repeat)]
-    pipeline_times = [timed([sys.executable, "-m", "mlops.cli", "run", str(request)], env, work)
-                      for _ in range(repeat)]
+    pipeline_times = [
+        timed([sys.executable, "-m", "mlops.cli", "run", str(request)], env, work) for _ in range(repeat)
+    ]
     ratio = statistics.median(pipeline_times) / statistics.median(plain_times)
     verdict = "OK" if ratio <= target else "OVER TARGET"
-    print(f"{label:<44} plain {statistics.median(plain_times):6.2f} s   pipeline "
-          f"{statistics.median(pipeline_times):6.2f} s   ratio {ratio:4.2f}x (target <= {target}x) {verdict}")
+    print(
+        f"{label:<44} plain {statistics.median(plain_times):6.2f} s   pipeline "
+        f"{statistics.median(pipeline_times):6.2f} s   ratio {ratio:4.2f}x (target <= {target}x) {verdict}"
+    )
     return ratio
 
 
@@ -80,20 +85,32 @@ def concurrent(work: Path, count: int = 10) -> None:
     request = work / "concurrent.yml"
     request.write_text(REQUEST.format(tag="concurrent", trees=20))
     started = time.perf_counter()
-    processes = [subprocess.Popen([sys.executable, "-m", "mlops.cli", "run", str(request), "--json"], env=env,
-                                  cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(count)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mlops.cli", "run", str(request), "--json"],
+            env=env,
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
     outputs = [process.communicate() for process in processes]
     elapsed = time.perf_counter() - started
     codes = [process.returncode for process in processes]
     versions = {json.loads(out)["version"] for out, _ in outputs if out.strip()}
     ok = codes == [0] * count and len(versions) == count
-    print(f"{count} runs at once: exit codes {sorted(set(codes))}, {len(versions)} distinct versions, "
-          f"{elapsed:.1f} s in all ({elapsed / count:.2f} s per run) {'OK' if ok else 'FAILED'}")
+    print(
+        f"{count} runs at once: exit codes {sorted(set(codes))}, {len(versions)} distinct versions, "
+        f"{elapsed:.1f} s in all ({elapsed / count:.2f} s per run) {'OK' if ok else 'FAILED'}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--long-trees", type=int, default=6000, help="trees for a ~20 s training")
     parser.add_argument("--skip-long", action="store_true")
@@ -103,7 +120,9 @@ def main() -> None:
         work = Path(tmp)
         compare(100, args.repeat, work, "(a) RF 100 trees, breast-cancer", 1.5)
         if not args.skip_long:
-            compare(args.long_trees, max(1, args.repeat - 1), work, f"(b) RF {args.long_trees} trees (~20 s)", 1.1)
+            compare(
+                args.long_trees, max(1, args.repeat - 1), work, f"(b) RF {args.long_trees} trees (~20 s)", 1.1
+            )
         if not args.skip_concurrent:
             concurrent(work)
 

@@ -45,8 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted; `mlops resume <training_id>` continues a run from its last finished step",
-              file=sys.stderr)
+        print(
+            "interrupted; `mlops resume <training_id>` continues a run from its last finished step",
+            file=sys.stderr,
+        )
         return 130
     except Exception as exc:  # a bug: one line for the user, the traceback kept for the maintainers
         return _internal_error(exc)
@@ -56,15 +58,20 @@ def _internal_error(exc: Exception) -> int:
     path = Path(".mlops") / "logs" / "cli-error.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(traceback.format_exception(exc)))
-    print(f"internal error: {type(exc).__name__}: {exc} (traceback saved to {path}; please report it)",
-          file=sys.stderr)
+    print(
+        f"internal error: {type(exc).__name__}: {exc} (traceback saved to {path}; please report it)",
+        file=sys.stderr,
+    )
     return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mlops", description="GitHub-Issue-driven MLOps: train, evaluate, gate, register, report, roll back.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="mlops",
+        description="GitHub-Issue-driven MLOps: train, evaluate, gate, register, report, roll back.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.set_defaults(handler=lambda args, settings: _usage(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     from mlops.cli_commands import register_commands

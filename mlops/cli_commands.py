@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from tabulate import tabulate
 
@@ -29,8 +29,11 @@ def register_commands(commands: Any) -> None:
 
 def _command(commands: Any, name: str, help_text: str, example: str, handler: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
-        name, help=help_text, description=f"{help_text}\n\nexample:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        name,
+        help=help_text,
+        description=f"{help_text}\n\nexample:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
     parser.set_defaults(handler=handler)
     return parser
@@ -39,15 +42,23 @@ def _command(commands: Any, name: str, help_text: str, example: str, handler: An
 def _request_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH", help="an issue body (form-rendered or YAML) or a request YAML")
     parser.add_argument("--title", help="the issue title; names the model: '[MLOps] モデル学習リクエスト: <name>'")
-    parser.add_argument("--template", help="the issue form a form-rendered body came from "
-                                           "(default: the bundled .github/ISSUE_TEMPLATE form)")
+    parser.add_argument(
+        "--template",
+        help="the issue form a form-rendered body came from (default: the bundled .github/ISSUE_TEMPLATE form)",
+    )
 
 
 # --- validate ---------------------------------------------------------------------------------------------
 
+
 def _validate(commands: Any) -> None:
-    parser = _command(commands, "validate", "check a training request without running it",
-                      "mlops validate examples/iris-issue.md --json", _do_validate)
+    parser = _command(
+        commands,
+        "validate",
+        "check a training request without running it",
+        "mlops validate examples/iris-issue.md --json",
+        _do_validate,
+    )
     _request_args(parser)
 
 
@@ -70,9 +81,15 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # --- run / resume / status --------------------------------------------------------------------------------
 
+
 def _run(commands: Any) -> None:
-    parser = _command(commands, "run", "run the whole pipeline on this machine for one training request",
-                      "mlops run examples/iris-issue.md", _do_run)
+    parser = _command(
+        commands,
+        "run",
+        "run the whole pipeline on this machine for one training request",
+        "mlops run examples/iris-issue.md",
+        _do_run,
+    )
     _request_args(parser)
     parser.add_argument("--issue", type=int, help="the issue number the request came from (for the report)")
     parser.add_argument("--repository", help="owner/name of the repository the issue is in")
@@ -88,19 +105,32 @@ def _read_request(args: argparse.Namespace, settings: Settings) -> Any:
 def _do_run(args: argparse.Namespace, settings: Settings) -> int:
     request = _read_request(args, settings)
     services = _services(args, settings)
-    run = RunState(training_id=new_training_id(), request=request, source=args.path,
-                   issue=IssueRef(title=args.title, number=args.issue, repository=args.repository))
+    run = RunState(
+        training_id=new_training_id(),
+        request=request,
+        source=args.path,
+        issue=IssueRef(title=args.title, number=args.issue, repository=args.repository),
+    )
     _say(args, f"{run.training_id}: {request.algorithm} on {request.dataset_id or request.environment}")
     return _finish(args, services.runner.start(run))
 
 
 def _resume(commands: Any) -> None:
-    parser = _command(commands, "resume", "continue a paused or interrupted run",
-                      'mlops resume train-20250110-123456-1a2b "/mlops retrain n_estimators=300"', _do_resume)
+    parser = _command(
+        commands,
+        "resume",
+        "continue a paused or interrupted run",
+        'mlops resume train-20250110-123456-1a2b "/mlops retrain n_estimators=300"',
+        _do_resume,
+    )
     parser.add_argument("training_id", metavar="TRAINING_ID")
-    parser.add_argument("command", nargs="?", metavar="COMMAND",
-                        help='the operator\'s answer: "/mlops retrain key=value ..." or "/mlops abort [reason]"; '
-                             "omit it to continue a run that was interrupted")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        metavar="COMMAND",
+        help='the operator\'s answer: "/mlops retrain key=value ..." or "/mlops abort [reason]"; '
+        "omit it to continue a run that was interrupted",
+    )
     parser.add_argument("--actor", default=None, help="who answers (recorded in the history)")
 
 
@@ -114,18 +144,17 @@ def _decision(comment: str, actor: str | None) -> OperatorDecision:
     command = parse_command(comment if comment.lstrip().startswith("/mlops") else f"/mlops {comment}")
     if command.name not in ("retrain", "abort"):
         raise UsageError(f"COMMAND: '{command.name}' does not continue a run; use retrain or abort")
-    return OperatorDecision(action=command.name, overrides=command.overrides, reason=command.reason,  # type: ignore[arg-type]
-                            actor=actor)
+    action: Literal["retrain", "abort"] = "retrain" if command.name == "retrain" else "abort"
+    return OperatorDecision(action=action, overrides=command.overrides, reason=command.reason, actor=actor)
 
 
 def _status(commands: Any) -> None:
-    parser = _command(commands, "status", "show where a run is", "mlops status train-20250110-123456-1a2b",
-                      _do_status)
+    parser = _command(commands, "status", "show where a run is", "mlops status train-20250110-123456-1a2b", _do_status)
     parser.add_argument("training_id", metavar="TRAINING_ID")
 
 
 def _do_status(args: argparse.Namespace, settings: Settings) -> int:
-    run, next_state = _services(args, settings, quiet=True).runs.load(args.training_id)  # type: ignore[attr-defined]
+    run, next_state = _services(args, settings, quiet=True).runs.load(args.training_id)
     emit(args, {**run_summary(run), "next_state": next_state}, lambda: _describe_run(run, next_state))
     return 0
 
@@ -135,8 +164,9 @@ def _services(args: argparse.Namespace, settings: Settings, quiet: bool = False)
 
     if quiet:
         return build_services(settings)
-    return build_services(settings, progress=lambda line: _progress(line),
-                          on_step=lambda state, run: _say(args, f"  → {state}"))
+    return build_services(
+        settings, progress=lambda line: _progress(line), on_step=lambda state, run: _say(args, f"  → {state}")
+    )
 
 
 def _progress(line: str) -> None:
@@ -156,11 +186,16 @@ def _finish(args: argparse.Namespace, run: RunState) -> int:
 def run_summary(run: RunState) -> dict[str, Any]:
     attempt = run.attempt
     return {
-        "training_id": run.training_id, "status": run.status, "model_id": run.request.model_id,
+        "training_id": run.training_id,
+        "status": run.status,
+        "model_id": run.request.model_id,
         "version": run.registered.version if run.registered and not run.rolled_back_to else None,
-        "metrics": attempt.metrics if attempt else {}, "gate": run.gate.model_dump() if run.gate else None,
-        "attempts": len(run.attempts), "report": run.report,
-        "error": run.error.message if run.error else None, "rolled_back_to": run.rolled_back_to,
+        "metrics": attempt.metrics if attempt else {},
+        "gate": run.gate.model_dump() if run.gate else None,
+        "attempts": len(run.attempts),
+        "report": run.report,
+        "error": run.error.message if run.error else None,
+        "rolled_back_to": run.rolled_back_to,
         "created_at": run.created_at.isoformat(),
     }
 
@@ -171,13 +206,16 @@ def _describe_run(run: RunState, next_state: str | None) -> str:
     rows += [(f"metric {name}", f"{value:.4f}") for name, value in summary["metrics"].items()]
     text = tabulate(rows, tablefmt="plain")
     if run.status == "awaiting_operator":
-        text += (f"\n\nThe run is waiting for an operator. Continue it with:\n"
-                 f'  mlops resume {run.training_id} "/mlops retrain key=value ..."\n'
-                 f'  mlops resume {run.training_id} "/mlops abort reason"')
+        text += (
+            f"\n\nThe run is waiting for an operator. Continue it with:\n"
+            f'  mlops resume {run.training_id} "/mlops retrain key=value ..."\n'
+            f'  mlops resume {run.training_id} "/mlops abort reason"'
+        )
     return text
 
 
 # --- runs / models / rollback / history / datasets ----------------------------------------------------------
+
 
 def _runs(commands: Any) -> None:
     parser = _command(commands, "runs", "list runs, oldest first", "mlops runs list --json", _do_runs)
@@ -187,14 +225,22 @@ def _runs(commands: Any) -> None:
 def _do_runs(args: argparse.Namespace, settings: Settings) -> int:
     runs = [run_summary(run) for run in _services(args, settings, quiet=True).runs.runs()]
     columns = ("training_id", "status", "model_id", "version", "attempts", "created_at")
-    emit(args, runs, lambda: tabulate([[r[c] for c in columns] for r in runs], headers=columns)
-         if runs else "no runs yet")
+    emit(
+        args,
+        runs,
+        lambda: tabulate([[r[c] for c in columns] for r in runs], headers=columns) if runs else "no runs yet",
+    )
     return 0
 
 
 def _models(commands: Any) -> None:
-    parser = _command(commands, "models", "list models and their versions, or show one version",
-                      "mlops models list iris-classifier", _do_models)
+    parser = _command(
+        commands,
+        "models",
+        "list models and their versions, or show one version",
+        "mlops models list iris-classifier",
+        _do_models,
+    )
     parser.add_argument("action", choices=["list", "show"])
     parser.add_argument("model_id", nargs="?", metavar="MODEL_ID")
     parser.add_argument("version", nargs="?", metavar="VERSION", help="with show: the version (default: current)")
@@ -217,8 +263,17 @@ def _do_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _versions_table(versions: list[dict[str, Any]]) -> str:
-    rows = [("*" if v["current"] else "", v["version"], v.get("status"), v.get("training_id"),
-             _metric_text(v), v.get("created_at")) for v in versions]
+    rows = [
+        (
+            "*" if v["current"] else "",
+            v["version"],
+            v.get("status"),
+            v.get("training_id"),
+            _metric_text(v),
+            v.get("created_at"),
+        )
+        for v in versions
+    ]
     return tabulate(rows, headers=("current", "version", "status", "training_id", "metric", "created_at"))
 
 
@@ -229,8 +284,13 @@ def _metric_text(version: dict[str, Any]) -> str:
 
 
 def _rollback(commands: Any) -> None:
-    parser = _command(commands, "rollback", "make an earlier version of a model current again",
-                      'mlops rollback iris-classifier --to v1.0.0 --reason "accuracy dropped"', _do_rollback)
+    parser = _command(
+        commands,
+        "rollback",
+        "make an earlier version of a model current again",
+        'mlops rollback iris-classifier --to v1.0.0 --reason "accuracy dropped"',
+        _do_rollback,
+    )
     parser.add_argument("model_id", metavar="MODEL_ID")
     parser.add_argument("--to", metavar="VERSION", help="the version to make current (default: the previous one)")
     parser.add_argument("--reason", default="", help="why (recorded in the history)")
@@ -245,14 +305,24 @@ def _do_rollback(args: argparse.Namespace, settings: Settings) -> int:
     record = services.ports.registry.rollback(args.model_id, args.to, actor=actor, reason=args.reason)
     path = services.ports.history.record_rollback(record, lang=settings.report_lang)
     record = {**record, "history": str(path)}
-    emit(args, record, lambda: f"{record['model_id']}: {record['from_version']} -> {record['to_version']} "
-                               f"is current (recorded in {path})")
+    emit(
+        args,
+        record,
+        lambda: (
+            f"{record['model_id']}: {record['from_version']} -> {record['to_version']} is current (recorded in {path})"
+        ),
+    )
     return 0
 
 
 def _history(commands: Any) -> None:
-    parser = _command(commands, "history", "list the training history or verify it has not been tampered with",
-                      "mlops history verify", _do_history)
+    parser = _command(
+        commands,
+        "history",
+        "list the training history or verify it has not been tampered with",
+        "mlops history verify",
+        _do_history,
+    )
     parser.add_argument("action", choices=["list", "verify"])
 
 
@@ -265,14 +335,16 @@ def _do_history(args: argparse.Namespace, settings: Settings) -> int:
         emit(args, entries, lambda: tabulate(entries, headers="keys") if entries else "no history yet")
         return 0
     problems = log.verify()
-    emit(args, {"ok": not problems, "problems": problems, "records": len(log.entries())},
-         lambda: "\n".join(problems) if problems else f"history intact: {len(log.entries())} record(s) verified")
+    emit(
+        args,
+        {"ok": not problems, "problems": problems, "records": len(log.entries())},
+        lambda: "\n".join(problems) if problems else f"history intact: {len(log.entries())} record(s) verified",
+    )
     return 1 if problems else 0
 
 
 def _datasets(commands: Any) -> None:
-    parser = _command(commands, "datasets", "list the datasets a request can name", "mlops datasets list",
-                      _do_datasets)
+    parser = _command(commands, "datasets", "list the datasets a request can name", "mlops datasets list", _do_datasets)
     parser.add_argument("action", choices=["list"], nargs="?", default="list")
 
 
@@ -280,7 +352,13 @@ def _do_datasets(args: argparse.Namespace, settings: Settings) -> int:
     from mlops import data
 
     ids = data.list_datasets(settings.store_dir)
-    rows = [{"dataset_id": i, "bundled": i in data.BUNDLED,
-             "task": data.BUNDLED[i][1] if i in data.BUNDLED else None} for i in ids]
+    rows = [
+        {
+            "dataset_id": i,
+            "bundled": i in data.BUNDLED,
+            "task": data.BUNDLED[i][1] if i in data.BUNDLED else None,
+        }
+        for i in ids
+    ]
     emit(args, rows, lambda: tabulate(rows, headers="keys"))
     return 0

@@ -96,8 +96,12 @@ def scalar(text: str) -> Any:
     """A value by YAML's scalar rules, without ever building a YAML document from user text."""
     node = yaml.ScalarNode("tag:yaml.org,2002:str", text)
     tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))
-    if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-               "tag:yaml.org,2002:null"):
+    if tag in (
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:null",
+    ):
         node.tag = tag
         return yaml.SafeLoader("").construct_object(node)
     return float(text) if EXPONENT.match(text) else text

@@ -75,5 +75,7 @@ def get_metric(name: str, task: str | None = None) -> MetricSpec:
     choices = metrics_for(task) if task else list(METRICS)
     if name not in choices:
         where = f" for {task}" if task else ""
-        raise InvalidRequest(f"evaluation_metric: unknown metric '{name}'{where}{did_you_mean(name, choices)}")
+        raise InvalidRequest(
+            f"evaluation_metric: unknown metric '{name}'{where}{did_you_mean(name, choices)}"
+        )
     return METRICS[name]

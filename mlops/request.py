@@ -75,7 +75,14 @@ class TrainingRequest(BaseModel):
 
 FIELDS = tuple(TrainingRequest.model_fields)
 # Fields an operator may change on a paused run; the rest define which run it is.
-OVERRIDABLE = ("algorithm", "hyperparameters", "evaluation_threshold", "evaluation_metric", "environment", "task")
+OVERRIDABLE = (
+    "algorithm",
+    "hyperparameters",
+    "evaluation_threshold",
+    "evaluation_metric",
+    "environment",
+    "task",
+)
 
 
 def validate_request(raw: Any, title: str | None = None) -> TrainingRequest:
@@ -108,12 +115,10 @@ def merge_overrides(request: TrainingRequest, overrides: Mapping[str, Any]) -> d
     """Apply `key=value` overrides: a bare key names a hyperparameter or an overridable field."""
     merged = request.model_dump(exclude_none=True)
     merged["hyperparameters"] = dict(request.hyperparameters)
-    algorithm = ALGORITHMS[str(overrides.get("algorithm", request.algorithm))] if str(
-        overrides.get("algorithm", request.algorithm)) in ALGORITHMS else request.spec
+    algorithm = ALGORITHMS.get(str(overrides.get("algorithm", request.algorithm)), request.spec)
     if "algorithm" in overrides and overrides["algorithm"] != request.algorithm:
         merged["hyperparameters"] = {}  # another algorithm's parameters would not apply
-    problems = [_apply_override(merged, key, value, algorithm) for key, value in overrides.items()]
-    problems = [p for p in problems if p]
+    problems = [p for key, value in overrides.items() if (p := _apply_override(merged, key, value, algorithm))]
     if problems:
         raise InvalidRequest("the retrain command has problems", problems)
     return merged
@@ -129,7 +134,8 @@ def _apply_override(merged: dict[str, Any], key: str, value: Any, spec: Algorith
         return f"{key}: cannot be changed on a paused run (file a new request instead)"
     else:
         return f"{key}: not a hyperparameter of {spec.name} nor a field that can be changed" + did_you_mean(
-            key, [*spec.params, *OVERRIDABLE[:1], *OVERRIDABLE[2:]])
+            key, [*spec.params, *OVERRIDABLE[:1], *OVERRIDABLE[2:]]
+        )
     return None
 
 
@@ -174,20 +180,31 @@ def _semantic_problems(req: TrainingRequest) -> list[str]:
     spec = ALGORITHMS.get(req.algorithm)
     if spec is None:
         return [f"algorithm: unknown algorithm '{req.algorithm}'{did_you_mean(req.algorithm, ALGORITHMS)}"]
-    checks = (_learning_type_problems, _task_problems, _hyperparameter_problems, _dataset_problems,
-              _metric_problems, _environment_problems, _identity_problems)
+    checks = (
+        _learning_type_problems,
+        _task_problems,
+        _hyperparameter_problems,
+        _dataset_problems,
+        _metric_problems,
+        _environment_problems,
+        _identity_problems,
+    )
     return [problem for check in checks for problem in check(req, spec)]
 
 
 def _learning_type_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
     if req.learning_type is None:
-        return [f"learning_type: required field is missing; add 'learning_type: {spec.learning_type}' "
-                f"({req.algorithm} is {spec.learning_type})"]
+        return [
+            f"learning_type: required field is missing; add 'learning_type: {spec.learning_type}' "
+            f"({req.algorithm} is {spec.learning_type})"
+        ]
     if spec.learning_type == req.learning_type:
         return []
     same_type = ", ".join(sorted(n for n, s in ALGORITHMS.items() if s.learning_type == req.learning_type))
-    return [f"algorithm: '{req.algorithm}' is a {spec.learning_type} algorithm but learning_type is "
-            f"'{req.learning_type}'; set learning_type: {spec.learning_type} or pick one of: {same_type}"]
+    return [
+        f"algorithm: '{req.algorithm}' is a {spec.learning_type} algorithm but learning_type is "
+        f"'{req.learning_type}'; set learning_type: {spec.learning_type} or pick one of: {same_type}"
+    ]
 
 
 def _task_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
@@ -204,8 +221,9 @@ def _hyperparameter_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[
     for name, value in req.hyperparameters.items():
         param = spec.params.get(name)
         if param is None:
-            problems.append(f"hyperparameters.{name}: not a hyperparameter of {req.algorithm}"
-                            f"{did_you_mean(name, spec.params)}")
+            problems.append(
+                f"hyperparameters.{name}: not a hyperparameter of {req.algorithm}{did_you_mean(name, spec.params)}"
+            )
         elif (problem := param_problem(param, value)) is not None:
             problems.append(f"hyperparameters.{name}: {problem}")
     return problems
@@ -240,16 +258,20 @@ def _dataset_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
         return ["dataset_id: required field is missing; name a dataset such as 'iris'"] if needs else []
     if SAFE_ID.match(req.dataset_id) and ".." not in req.dataset_id:
         return []
-    return [f"dataset_id: '{_short(req.dataset_id)[1:-1]}' is not a dataset id; use letters, digits, '.', '_' "
-            "and '-' only (no paths, no '..', at most 128 characters), e.g. dataset-20250110-001"]
+    return [
+        f"dataset_id: '{_short(req.dataset_id)[1:-1]}' is not a dataset id; use letters, digits, '.', '_' "
+        "and '-' only (no paths, no '..', at most 128 characters), e.g. dataset-20250110-001"
+    ]
 
 
 def _metric_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
     tasks = (req.task,) if req.task else spec.tasks
     allowed = [m for task in tasks for m in metrics_for(task)]
     if req.evaluation_metric is not None and req.evaluation_metric not in allowed:
-        return [f"evaluation_metric: '{req.evaluation_metric}' does not apply to {req.algorithm} "
-                f"({'/'.join(tasks)}){did_you_mean(req.evaluation_metric, allowed)}"]
+        return [
+            f"evaluation_metric: '{req.evaluation_metric}' does not apply to {req.algorithm} "
+            f"({'/'.join(tasks)}){did_you_mean(req.evaluation_metric, allowed)}"
+        ]
     return _threshold_problems(req, tasks)
 
 
@@ -262,8 +284,10 @@ def _threshold_problems(req: TrainingRequest, tasks: tuple[str, ...]) -> list[st
     names = [req.evaluation_metric] if req.evaluation_metric else [DEFAULT_METRIC[t] for t in tasks]
     for spec in (METRICS[name] for name in names):
         if not spec.minimum <= value <= spec.maximum:
-            return [f"evaluation_threshold: {value} is outside the range of {spec.name} "
-                    f"({spec.minimum} to {spec.maximum}); e.g. 0.85 for {spec.name} {spec.comparison} 0.85"]
+            return [
+                f"evaluation_threshold: {value} is outside the range of {spec.name} "
+                f"({spec.minimum} to {spec.maximum}); e.g. 0.85 for {spec.name} {spec.comparison} 0.85"
+            ]
     return []
 
 
@@ -272,15 +296,19 @@ def _environment_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str
         return []
     if not spec.environments:
         return [f"environment: only reinforcement learning takes an environment; remove it for {req.algorithm}"]
-    return [f"environment: {req.algorithm} supports {', '.join(spec.environments)}"
-            f"{did_you_mean(req.environment, spec.environments)}"]
+    return [
+        f"environment: {req.algorithm} supports {', '.join(spec.environments)}"
+        f"{did_you_mean(req.environment, spec.environments)}"
+    ]
 
 
 def _identity_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
     problems = []
     if req.model_id is not None and not MODEL_ID.match(req.model_id):
-        problems.append(f"model_id: '{_short(req.model_id)[1:-1]}' must be lower-case letters, digits and '-' "
-                        "(at most 63, starting and ending with a letter or digit), e.g. iris-classifier")
+        problems.append(
+            f"model_id: '{_short(req.model_id)[1:-1]}' must be lower-case letters, digits and '-' "
+            "(at most 63, starting and ending with a letter or digit), e.g. iris-classifier"
+        )
     if req.version is not None and not VERSION.match(req.version):
         problems.append(f"version: '{req.version}' is not a semantic version; write it like v1.2.0")
     if req.tuning is not None:

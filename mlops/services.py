@@ -20,16 +20,22 @@ class Services:
     runner: LocalRunner
 
 
-def build_services(settings: Settings, progress: Callable[[str], None] | None = None,
-                   on_step: Callable[[str, RunState], None] | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    progress: Callable[[str], None] | None = None,
+    on_step: Callable[[str, RunState], None] | None = None,
+) -> Services:
     if settings.backend != "local":
-        raise UsageError(f"MLOPS_BACKEND: '{settings.backend}' is not available from this command; use 'local' "
-                         "(the AWS engine is started by the GitHub Action, see docs/aws.md)")
+        raise UsageError(
+            f"MLOPS_BACKEND: '{settings.backend}' is not available from this command; use 'local' "
+            "(the AWS engine is started by the GitHub Action, see docs/aws.md)"
+        )
     return _local(settings, progress or (lambda line: None), on_step or (lambda state, run: None))
 
 
-def _local(settings: Settings, progress: Callable[[str], None],
-           on_step: Callable[[str, RunState], None]) -> Services:
+def _local(
+    settings: Settings, progress: Callable[[str], None], on_step: Callable[[str, RunState], None]
+) -> Services:
     from mlops.backends.local.notifier import ConsoleNotifier
     from mlops.backends.local.registry_db import SqliteRegistryBackend
     from mlops.backends.local.runs_db import SqliteRunStore
@@ -43,8 +49,9 @@ def _local(settings: Settings, progress: Callable[[str], None],
         settings=settings,
         store=store,
         registry=ModelRegistry(SqliteRegistryBackend(settings.db_path), store, keep=settings.keep_versions),
-        trainer=LocalTrainer(store, command=settings.train_command, timeout=settings.train_timeout,
-                             progress=progress),
+        trainer=LocalTrainer(
+            store, command=settings.train_command, timeout=settings.train_timeout, progress=progress
+        ),
         history=HistoryLog(settings.history_dir),
         notifier=ConsoleNotifier(settings.home / "notifications.log", sys.stderr),
     )

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mlops.errors import DatasetError, TrainingError
 from mlops.metric_specs import METRICS
@@ -83,8 +83,16 @@ def _manifest(store: ArtifactStore, dataset_id: str, task: str, target: str) -> 
     if not train or not test:
         raise DatasetError(f"dataset: {dataset_id} needs CSV files in both {prefix}/train/ and {prefix}/test/")
     digest = hashlib.sha256(json.dumps([e.model_dump() for e in train + test]).encode()).hexdigest()
-    return DataManifest(dataset_id=dataset_id, task=task, target=target, train=train, test=test, digest=digest,
-                        rows_train=sum(e.rows or 0 for e in train), rows_test=sum(e.rows or 0 for e in test))
+    return DataManifest(
+        dataset_id=dataset_id,
+        task=task,
+        target=target,
+        train=train,
+        test=test,
+        digest=digest,
+        rows_train=sum(e.rows or 0 for e in train),
+        rows_test=sum(e.rows or 0 for e in test),
+    )
 
 
 def _entries(store: ArtifactStore, prefix: str) -> list[FileEntry]:
@@ -102,7 +110,10 @@ def train(run: RunState, ports: Ports) -> RunState:
     attempt = run.attempt or _first_attempt(run)
     attempt.tries += 1
     job = training_job(run, attempt)
-    run.log("Train", f"attempt {attempt.number}, try {attempt.tries}: {attempt.algorithm} {attempt.hyperparameters}")
+    run.log(
+        "Train",
+        f"attempt {attempt.number}, try {attempt.tries}: {attempt.algorithm} {attempt.hyperparameters}",
+    )
     result = ports.trainer.train(job)
     attempt.output_key = result.output_prefix
     attempt.duration_seconds = round(result.duration_seconds, 3)
@@ -112,21 +123,32 @@ def train(run: RunState, ports: Ports) -> RunState:
 
 def _first_attempt(run: RunState) -> Attempt:
     request = run.request
-    run.attempts.append(Attempt(number=1, hyperparameters=request.effective_hyperparameters(),
-                                algorithm=request.algorithm))
+    run.attempts.append(
+        Attempt(number=1, hyperparameters=request.effective_hyperparameters(), algorithm=request.algorithm)
+    )
     return run.attempts[-1]
 
 
 def training_job(run: RunState, attempt: Attempt) -> TrainingJob:
     """The trainer's input: hyperparameters plus the `mlops_*` control keys the entry point reads."""
     request, data = run.request, run.data
-    control = {"mlops_algorithm": request.algorithm, "mlops_task": request.task, "mlops_metric": request.metric,
-               "mlops_target": data.target if data else None, "mlops_environment": request.environment}
+    control = {
+        "mlops_algorithm": request.algorithm,
+        "mlops_task": request.task,
+        "mlops_metric": request.metric,
+        "mlops_target": data.target if data else None,
+        "mlops_environment": request.environment,
+    }
     hps = {**attempt.hyperparameters, **{k: v for k, v in control.items() if v is not None}}
     prefix = f"runs/{run.training_id}/attempt-{attempt.number}/try-{attempt.tries}-{utcnow():%H%M%S}"
-    return TrainingJob(training_id=run.training_id, attempt=attempt.number, hyperparameters=hps,
-                       train_key=f"datasets/{data.dataset_id}/train" if data else None,
-                       test_key=f"datasets/{data.dataset_id}/test" if data else None, output_prefix=prefix)
+    return TrainingJob(
+        training_id=run.training_id,
+        attempt=attempt.number,
+        hyperparameters=hps,
+        train_key=f"datasets/{data.dataset_id}/train" if data else None,
+        test_key=f"datasets/{data.dataset_id}/test" if data else None,
+        output_prefix=prefix,
+    )
 
 
 def evaluate(run: RunState, ports: Ports) -> RunState:
@@ -136,8 +158,11 @@ def evaluate(run: RunState, ports: Ports) -> RunState:
     attempt.metrics = {k: float(v) for k, v in evaluation.get("metrics", {}).items()}
     run.gate = gate(run, attempt)
     attempt.metric, attempt.value, attempt.passed = run.gate.metric, run.gate.value, run.gate.passed
-    run.log("Evaluate", f"{run.gate.metric} = {run.gate.value:.4f} (threshold {run.gate.comparison} "
-                        f"{run.gate.threshold}): {run.gate.decision}")
+    run.log(
+        "Evaluate",
+        f"{run.gate.metric} = {run.gate.value:.4f} (threshold {run.gate.comparison} "
+        f"{run.gate.threshold}): {run.gate.decision}",
+    )
     return run
 
 
@@ -147,9 +172,16 @@ def gate(run: RunState, attempt: Attempt) -> GateResult:
         raise TrainingError(f"evaluation has no '{metric}' (it has {', '.join(attempt.metrics) or 'nothing'})")
     spec, value, threshold = METRICS[metric], attempt.metrics[metric], run.request.evaluation_threshold
     passed = spec.passes(value, threshold)
-    decision = "pass" if passed else ("retrain" if run.retrains_used < run.request.max_retry else "exhausted")
-    return GateResult(metric=metric, value=value, threshold=threshold, comparison=spec.comparison,
-                      passed=passed, decision=decision)
+    left = run.retrains_used < run.request.max_retry
+    decision: Literal["pass", "retrain", "exhausted"] = "pass" if passed else ("retrain" if left else "exhausted")
+    return GateResult(
+        metric=metric,
+        value=value,
+        threshold=threshold,
+        comparison=spec.comparison,
+        passed=passed,
+        decision=decision,
+    )
 
 
 def _current(run: RunState) -> Attempt:
@@ -162,8 +194,10 @@ def await_operator(run: RunState, ports: Ports) -> RunState:
     """Pause for an operator: say what missed and exactly how to continue."""
     run.status = "awaiting_operator"
     left = run.request.max_retry - run.retrains_used
-    message = (f"{run.gate.metric if run.gate else 'metric'} missed the threshold; {left} retrain(s) left. "
-               f"Continue with `/mlops retrain key=value ...` or `/mlops abort [reason]`.")
+    message = (
+        f"{run.gate.metric if run.gate else 'metric'} missed the threshold; {left} retrain(s) left. "
+        f"Continue with `/mlops retrain key=value ...` or `/mlops abort [reason]`."
+    )
     run.log("AwaitOperator", message)
     ports.notifier.notify(run, message)
     return run
@@ -173,9 +207,14 @@ def apply_operator_decision(run: RunState, decision: OperatorDecision) -> RunSta
     """Merge an operator's answer into a paused run. Invalid overrides raise and leave the run paused."""
     if decision.action == "retrain":
         run.request = run.request.with_overrides(decision.overrides)
-        run.attempts.append(Attempt(number=len(run.attempts) + 1, overrides=decision.overrides,
-                                    hyperparameters=run.request.effective_hyperparameters(),
-                                    algorithm=run.request.algorithm))
+        run.attempts.append(
+            Attempt(
+                number=len(run.attempts) + 1,
+                overrides=decision.overrides,
+                hyperparameters=run.request.effective_hyperparameters(),
+                algorithm=run.request.algorithm,
+            )
+        )
     run.operator, run.status, run.gate = decision, "running", run.gate if decision.action == "abort" else None
     who = decision.actor or "operator"
     run.log("AwaitOperator", f"{who}: {decision.action} {decision.overrides or decision.reason}".rstrip())
@@ -188,10 +227,19 @@ def register(run: RunState, ports: Ports) -> RunState:
     with tempfile.TemporaryDirectory(prefix="mlops-register-") as staging:
         _stage_artifacts(ports.store, attempt.output_key or "", Path(staging))
         ref, previous = ports.registry.register(
-            model_id=request.model_id, training_id=run.training_id, algorithm=request.algorithm,
-            learning_type=request.learning_type, task=request.task, hyperparameters=attempt.hyperparameters,
-            metrics=attempt.metrics, metric=attempt.metric, data_digest=run.data.digest if run.data else "",
-            issue=run.issue.model_dump(), source_dir=Path(staging), explicit_version=request.version)
+            model_id=request.model_id,
+            training_id=run.training_id,
+            algorithm=request.algorithm,
+            learning_type=request.learning_type,
+            task=request.task,
+            hyperparameters=attempt.hyperparameters,
+            metrics=attempt.metrics,
+            metric=attempt.metric,
+            data_digest=run.data.digest if run.data else "",
+            issue=run.issue.model_dump(),
+            source_dir=Path(staging),
+            explicit_version=request.version,
+        )
     run.registered, run.previous_version = ModelRef.model_validate(ref.model_dump()), previous
     run.log("Register", f"{ref.model_id} {ref.version} registered (previous: {previous or 'none'})")
     return run
@@ -230,8 +278,13 @@ def rollback(run: RunState, ports: Ports) -> RunState:
         run.verify = VerifyResult(ok=False, detail=run.error.message if run.error else "verification failed")
     ref = run.registered
     if ref is not None:
-        record = ports.registry.rollback(ref.model_id, run.previous_version, actor="mlops (automatic)",
-                                         reason=f"verification failed: {run.verify.detail}", automatic=True)
+        record = ports.registry.rollback(
+            ref.model_id,
+            run.previous_version,
+            actor="mlops (automatic)",
+            reason=f"verification failed: {run.verify.detail}",
+            automatic=True,
+        )
         ports.history.record_rollback(record, lang=report_lang(run, ports))
         run.rolled_back_to = record.get("to_version")
     run.log("Rollback", f"current version is now {run.rolled_back_to or 'none'}")
@@ -262,8 +315,14 @@ def publish(run: RunState, ports: Ports) -> RunState:
 
 
 def _succeeded(run: RunState) -> bool:
-    return bool(run.gate and run.gate.passed and run.verify and run.verify.ok and not run.rolled_back_to
-                and not (run.operator and run.operator.action == "abort"))
+    return bool(
+        run.gate
+        and run.gate.passed
+        and run.verify
+        and run.verify.ok
+        and not run.rolled_back_to
+        and not (run.operator and run.operator.action == "abort")
+    )
 
 
 def _collect_plots(store: Any, run: RunState, into: Path) -> dict[str, Path]:

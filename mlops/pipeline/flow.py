@@ -111,8 +111,11 @@ FLOW = _flow(
     Task("PrepareData", "prepare_data", "Train", catch=TO_FAILURE),
     Task("Train", "train", "Evaluate", retry=(TRAINING_RETRY,), catch=TO_FAILURE, timeout_seconds=24 * 3600),
     Task("Evaluate", "evaluate", "Gate", catch=TO_FAILURE),
-    Choice("Gate", (Rule("gate.decision", "pass", "Register"), Rule("gate.decision", "retrain", "AwaitOperator")),
-           default="PublishFailed"),
+    Choice(
+        "Gate",
+        (Rule("gate.decision", "pass", "Register"), Rule("gate.decision", "retrain", "AwaitOperator")),
+        default="PublishFailed",
+    ),
     AwaitOperator("AwaitOperator", "await_operator", "OperatorChoice"),
     Choice("OperatorChoice", (Rule("operator.action", "retrain", "Train"),), default="PublishFailed"),
     Task("Register", "register", "Verify", catch=TO_FAILURE),

@@ -21,9 +21,16 @@ log = logging.getLogger("mlops")
 
 
 class LocalRunner:
-    def __init__(self, ports: Ports, runs: object, *, flow: Flow = FLOW,
-                 agents: Mapping[str, Agent] = AGENTS, sleep: Callable[[float], None] = time.sleep,
-                 on_step: Callable[[str, RunState], None] = lambda state, run: None) -> None:
+    def __init__(
+        self,
+        ports: Ports,
+        runs: object,
+        *,
+        flow: Flow = FLOW,
+        agents: Mapping[str, Agent] = AGENTS,
+        sleep: Callable[[float], None] = time.sleep,
+        on_step: Callable[[str, RunState], None] = lambda state, run: None,
+    ) -> None:
         self.ports, self.runs, self.flow, self.agents = ports, runs, flow, agents
         self.sleep, self.on_step = sleep, on_step
 
@@ -38,11 +45,15 @@ class LocalRunner:
             raise RunStateError(f"training_id: run {training_id} already {run.status}; nothing to resume")
         if run.status == "awaiting_operator":
             if decision is None:
-                raise RunStateError(f"training_id: run {training_id} is waiting for an operator; resume it with "
-                                    '"/mlops retrain key=value ..." or "/mlops abort [reason]"')
+                raise RunStateError(
+                    f"training_id: run {training_id} is waiting for an operator; resume it with "
+                    '"/mlops retrain key=value ..." or "/mlops abort [reason]"'
+                )
             run = apply_operator_decision(run, decision)
         elif decision is not None:
-            raise RunStateError(f"training_id: run {training_id} is not waiting for an operator ({run.status})")
+            raise RunStateError(
+                f"training_id: run {training_id} is not waiting for an operator ({run.status})"
+            )
         return self._execute(run, next_state)
 
     def _execute(self, run: RunState, state_name: str) -> RunState:
@@ -79,8 +90,10 @@ class LocalRunner:
                 if retry is not None and retries < retry.max_attempts:
                     retries += 1
                     delay = retry.delay(retries, self.ports.settings.retry_base_delay)
-                    run.log(task.name, f"{type(exc).__name__}: {exc}; retry {retries}/{retry.max_attempts} "
-                                       f"in {delay:g} s")
+                    run.log(
+                        task.name,
+                        f"{type(exc).__name__}: {exc}; retry {retries}/{retry.max_attempts} in {delay:g} s",
+                    )
                     self.sleep(delay)
                     continue
                 return run, self._caught(run, task, exc)
@@ -91,7 +104,9 @@ class LocalRunner:
             raise exc
         run.error = ErrorInfo(state=task.name, type=type(exc).__name__, message=str(exc))
         run.log(task.name, f"failed: {type(exc).__name__}: {exc}")
-        if not isinstance(exc, MlopsError):  # a bug, not a user-facing failure: keep the traceback for the maintainers
+        if not isinstance(
+            exc, MlopsError
+        ):  # a bug, not a user-facing failure: keep the traceback for the maintainers
             _save_traceback(self.ports.settings.home / "logs" / f"{run.training_id}.log", exc)
         return catch.next
 

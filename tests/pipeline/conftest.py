@@ -22,8 +22,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", history_dir=tmp_path / "training_history", retry_base_delay=0.01,
-                    train_timeout=600)
+    return Settings(
+        home=tmp_path / "home",
+        history_dir=tmp_path / "training_history",
+        retry_base_delay=0.01,
+        train_timeout=600,
+    )
 
 
 @pytest.fixture
@@ -64,23 +68,48 @@ class Engine:
 
 def mlops_cli(args: list[str], settings: Settings, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """The real `mlops` command in a subprocess, against `settings`' home and history."""
-    environ = {**os.environ, "MLOPS_HOME": str(settings.home), "MLOPS_HISTORY_DIR": str(settings.history_dir),
-               "MLOPS_RETRY_DELAY": "0.01", **env}
-    return subprocess.run([sys.executable, "-m", "mlops.cli", *args], cwd=cwd, env=environ, text=True,
-                          capture_output=True, timeout=600)
+    environ = {
+        **os.environ,
+        "MLOPS_HOME": str(settings.home),
+        "MLOPS_HISTORY_DIR": str(settings.history_dir),
+        "MLOPS_RETRY_DELAY": "0.01",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "mlops.cli", *args],
+        cwd=cwd,
+        env=environ,
+        text=True,
+        capture_output=True,
+        timeout=600,
+    )
 
 
 def wrapper_script(path: Path, body: str) -> str:
     """A training command that wraps the real entry point (to crash or slow it down), as MLOPS_TRAIN_COMMAND."""
-    path.write_text("import os, sys, time, runpy\n" + body +
-                    "\nsys.argv = ['mlops.training']\nrunpy.run_module('mlops.training', run_name='__main__')\n")
+    path.write_text(
+        "import os, sys, time, runpy\n"
+        + body
+        + "\nsys.argv = ['mlops.training']\nrunpy.run_module('mlops.training', run_name='__main__')\n"
+    )
     return f"{sys.executable} {path}"
 
 
-IRIS: dict[str, Any] = {"learning_type": "supervised", "algorithm": "random_forest", "dataset_id": "iris",
-                        "hyperparameters": {"n_estimators": 20, "max_depth": 5}, "evaluation_threshold": 0.85,
-                        "model_id": "iris-classifier"}
-WEAK_TREE: dict[str, Any] = {"learning_type": "supervised", "algorithm": "decision_tree", "dataset_id": "iris",
-                             "hyperparameters": {"max_depth": 1}, "evaluation_threshold": 0.9,
-                             "model_id": "iris-tree", "max_retry": 2}
+IRIS: dict[str, Any] = {
+    "learning_type": "supervised",
+    "algorithm": "random_forest",
+    "dataset_id": "iris",
+    "hyperparameters": {"n_estimators": 20, "max_depth": 5},
+    "evaluation_threshold": 0.85,
+    "model_id": "iris-classifier",
+}
+WEAK_TREE: dict[str, Any] = {
+    "learning_type": "supervised",
+    "algorithm": "decision_tree",
+    "dataset_id": "iris",
+    "hyperparameters": {"max_depth": 1},
+    "evaluation_threshold": 0.9,
+    "model_id": "iris-tree",
+    "max_retry": 2,
+}
 Check = Callable[[RunState], None]

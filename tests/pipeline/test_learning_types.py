@@ -9,19 +9,64 @@ from typing import Any
 import pytest
 
 REQUESTS: list[tuple[str, dict[str, Any]]] = [
-    ("classification", {"learning_type": "supervised", "algorithm": "random_forest", "dataset_id": "iris",
-                        "hyperparameters": {"n_estimators": 30}, "evaluation_threshold": 0.85}),
-    ("regression", {"learning_type": "supervised", "algorithm": "ridge", "dataset_id": "diabetes",
-                    "evaluation_threshold": 0.3}),
-    ("clustering", {"learning_type": "unsupervised", "algorithm": "kmeans", "dataset_id": "wine",
-                    "evaluation_threshold": 0.2}),
-    ("dimensionality_reduction", {"learning_type": "unsupervised", "algorithm": "pca", "dataset_id": "digits",
-                                  "hyperparameters": {"n_components": 16}, "evaluation_threshold": 0.6}),
-    ("q_learning", {"learning_type": "reinforcement", "algorithm": "q_learning", "environment": "FrozenLake-v1",
-                    "evaluation_metric": "success_rate", "evaluation_threshold": 0.3}),
-    ("policy_gradient", {"learning_type": "reinforcement", "algorithm": "policy_gradient",
-                         "environment": "CartPole-v1", "hyperparameters": {"episodes": 300},
-                         "evaluation_threshold": 60}),
+    (
+        "classification",
+        {
+            "learning_type": "supervised",
+            "algorithm": "random_forest",
+            "dataset_id": "iris",
+            "hyperparameters": {"n_estimators": 30},
+            "evaluation_threshold": 0.85,
+        },
+    ),
+    (
+        "regression",
+        {
+            "learning_type": "supervised",
+            "algorithm": "ridge",
+            "dataset_id": "diabetes",
+            "evaluation_threshold": 0.3,
+        },
+    ),
+    (
+        "clustering",
+        {
+            "learning_type": "unsupervised",
+            "algorithm": "kmeans",
+            "dataset_id": "wine",
+            "evaluation_threshold": 0.2,
+        },
+    ),
+    (
+        "dimensionality_reduction",
+        {
+            "learning_type": "unsupervised",
+            "algorithm": "pca",
+            "dataset_id": "digits",
+            "hyperparameters": {"n_components": 16},
+            "evaluation_threshold": 0.6,
+        },
+    ),
+    (
+        "q_learning",
+        {
+            "learning_type": "reinforcement",
+            "algorithm": "q_learning",
+            "environment": "FrozenLake-v1",
+            "evaluation_metric": "success_rate",
+            "evaluation_threshold": 0.3,
+        },
+    ),
+    (
+        "policy_gradient",
+        {
+            "learning_type": "reinforcement",
+            "algorithm": "policy_gradient",
+            "environment": "CartPole-v1",
+            "hyperparameters": {"episodes": 300},
+            "evaluation_threshold": 60,
+        },
+    ),
 ]
 
 

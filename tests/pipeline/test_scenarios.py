@@ -62,13 +62,18 @@ def test_training_crashes_three_times_keeps_the_previous_model(engine, tmp_path)
     # GIVEN a model with a current version
     assert engine.run(**IRIS).status == "succeeded"
     # WHEN the next training crashes on every try
-    crashing = engine.with_settings(train_command=wrapper_script(
-        tmp_path / "crash.py", "print('[mlops] error out of memory', file=sys.stderr); sys.exit(137)"))
+    crashing = engine.with_settings(
+        train_command=wrapper_script(
+            tmp_path / "crash.py", "print('[mlops] error out of memory', file=sys.stderr); sys.exit(137)"
+        )
+    )
     run = crashing.run(**{**IRIS, "hyperparameters": {"n_estimators": 50}})
     # THEN it was retried 3 times with back-off, failed, and v1.0.0 is still current
     assert run.status == "failed"
     assert run.attempts[0].tries == 4
-    assert run.error is not None and run.error.type == "TrainingCrashed" and "out of memory" in run.error.message
+    assert (
+        run.error is not None and run.error.type == "TrainingCrashed" and "out of memory" in run.error.message
+    )
     assert sum("retry" in e.message for e in run.events) == 3
     assert crashing.registry.current("iris-classifier") == "v1.0.0"
     assert len(crashing.registry.versions("iris-classifier")) == 1
@@ -76,9 +81,15 @@ def test_training_crashes_three_times_keeps_the_previous_model(engine, tmp_path)
 
 def test_a_crash_then_success_is_retried_transparently(engine, tmp_path) -> None:
     counter = tmp_path / "count"
-    flaky = engine.with_settings(train_command=wrapper_script(tmp_path / "flaky.py", (
-        f"p = {str(counter)!r}\nn = int(open(p).read()) if os.path.exists(p) else 0\n"
-        "open(p, 'w').write(str(n + 1))\nif n < 2: sys.exit(1)")))
+    flaky = engine.with_settings(
+        train_command=wrapper_script(
+            tmp_path / "flaky.py",
+            (
+                f"p = {str(counter)!r}\nn = int(open(p).read()) if os.path.exists(p) else 0\n"
+                "open(p, 'w').write(str(n + 1))\nif n < 2: sys.exit(1)"
+            ),
+        )
+    )
     run = flaky.run(**IRIS)
     assert run.status == "succeeded"
     assert run.attempts[0].tries == 3

@@ -28,49 +28,103 @@ def _variant(old: str, new: str) -> str:
 
 
 BAD_REQUESTS: list[tuple[str, str | bytes, str]] = [
-    ("unknown key with suggestion", GOOD + "max_retires: 2\n", "max_retires: unknown field (did you mean 'max_retry'?)"),
+    (
+        "unknown key with suggestion",
+        GOOD + "max_retires: 2\n",
+        "max_retires: unknown field (did you mean 'max_retry'?)",
+    ),
     ("unknown algorithm", _variant("random_forest", "random_forrest"), "did you mean 'random_forest'?"),
-    ("algorithm that does not exist at all", _variant("random_forest", "xgboost_deluxe"), "algorithm: unknown"),
+    (
+        "algorithm that does not exist at all",
+        _variant("random_forest", "xgboost_deluxe"),
+        "algorithm: unknown",
+    ),
     ("mismatched learning type", _variant("supervised", "unsupervised"), "set learning_type: supervised"),
     ("invalid learning type", _variant("supervised", "semi_supervised"), "learning_type: Input should be"),
-    ("reinforcement algorithm as supervised", _variant("random_forest", "q_learning"), "reinforcement algorithm"),
+    (
+        "reinforcement algorithm as supervised",
+        _variant("random_forest", "q_learning"),
+        "reinforcement algorithm",
+    ),
     ("unknown hyperparameter", _variant("max_depth", "max_dept"), "did you mean 'max_depth'?"),
-    ("hyperparameter wrong type", _variant("n_estimators: 100", "n_estimators: many"),
-     "hyperparameters.n_estimators: must be an integer"),
-    ("hyperparameter float for int", _variant("n_estimators: 100", "n_estimators: 10.5"),
-     "hyperparameters.n_estimators: must be an integer"),
-    ("hyperparameter bool for int", _variant("n_estimators: 100", "n_estimators: true"),
-     "hyperparameters.n_estimators: must be an integer"),
+    (
+        "hyperparameter wrong type",
+        _variant("n_estimators: 100", "n_estimators: many"),
+        "hyperparameters.n_estimators: must be an integer",
+    ),
+    (
+        "hyperparameter float for int",
+        _variant("n_estimators: 100", "n_estimators: 10.5"),
+        "hyperparameters.n_estimators: must be an integer",
+    ),
+    (
+        "hyperparameter bool for int",
+        _variant("n_estimators: 100", "n_estimators: true"),
+        "hyperparameters.n_estimators: must be an integer",
+    ),
     ("hyperparameter out of range", _variant("max_depth: 10", "max_depth: 0"), "0 is out of range"),
     ("hyperparameter negative", _variant("n_estimators: 100", "n_estimators: -5"), "-5 is out of range"),
     ("hyperparameter bad choice", _variant("max_depth: 10", "max_features: sqr"), "did you mean 'sqrt'?"),
-    ("hyperparameters not a mapping", _variant("  n_estimators: 100\n  max_depth: 10\n", "  - 100\n"),
-     "hyperparameters: Input should be a valid dictionary"),
+    (
+        "hyperparameters not a mapping",
+        _variant("  n_estimators: 100\n  max_depth: 10\n", "  - 100\n"),
+        "hyperparameters: Input should be a valid dictionary",
+    ),
     ("threshold out of range", _variant("0.85", "1.5"), "evaluation_threshold: 1.5 is outside the range"),
-    ("threshold not a number", _variant("0.85", "high"), "evaluation_threshold: Input should be a valid number"),
+    (
+        "threshold not a number",
+        _variant("0.85", "high"),
+        "evaluation_threshold: Input should be a valid number",
+    ),
     ("threshold infinite", _variant("0.85", ".inf"), "evaluation_threshold: must be a finite number"),
-    ("max_retry too large", _variant("max_retry: 3", "max_retry: 11"), "max_retry: Input should be less than"),
+    (
+        "max_retry too large",
+        _variant("max_retry: 3", "max_retry: 11"),
+        "max_retry: Input should be less than",
+    ),
     ("max_retry negative", _variant("max_retry: 3", "max_retry: -1"), "max_retry: Input should be greater"),
-    ("metric for another task", "learning_type: supervised\nalgorithm: logistic_regression\ndataset_id: iris\n"
-     "evaluation_threshold: 0.85\nevaluation_metric: rmse\n", "evaluation_metric: 'rmse' does not apply"),
-    ("metric for the bundled dataset's task", GOOD + "evaluation_metric: rmse\n",
-     "evaluation_metric: 'rmse' does not apply to random_forest (classification)"),
+    (
+        "metric for another task",
+        "learning_type: supervised\nalgorithm: logistic_regression\ndataset_id: iris\n"
+        "evaluation_threshold: 0.85\nevaluation_metric: rmse\n",
+        "evaluation_metric: 'rmse' does not apply",
+    ),
+    (
+        "metric for the bundled dataset's task",
+        GOOD + "evaluation_metric: rmse\n",
+        "evaluation_metric: 'rmse' does not apply to random_forest (classification)",
+    ),
     ("unknown task", GOOD + "task: clustering\n", "task: 'clustering' is not a supervised task"),
-    ("path in dataset id", _variant("dataset_id: iris", "dataset_id: ../../etc/passwd"),
-     "dataset_id: '../../etc/passwd' is not a dataset id"),
-    ("absolute path dataset id", _variant("dataset_id: iris", "dataset_id: /etc/passwd"), "is not a dataset id"),
+    (
+        "path in dataset id",
+        _variant("dataset_id: iris", "dataset_id: ../../etc/passwd"),
+        "dataset_id: '../../etc/passwd' is not a dataset id",
+    ),
+    (
+        "absolute path dataset id",
+        _variant("dataset_id: iris", "dataset_id: /etc/passwd"),
+        "is not a dataset id",
+    ),
     ("dataset id with dots", _variant("dataset_id: iris", "dataset_id: a..b"), "is not a dataset id"),
     ("missing required fields", "algorithm: random_forest\n", "dataset_id: required field is missing"),
     ("environment on supervised", GOOD + "environment: CartPole-v1\n", "environment: only reinforcement"),
     ("bad model id", GOOD + "model_id: Bad Name!\n", "model_id: 'Bad Name!' must be lower-case"),
     ("bad version", GOOD + "version: latest\n", "version: 'latest' is not a semantic version"),
     ("tuning not available yet", GOOD + "tuning: {strategy: grid}\n", "tuning: hyperparameter tuning is not"),
-    ("yaml bomb", "a: &a [\"lol\",\"lol\"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-     "d: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n", "anchors (&a) are not allowed"),
+    (
+        "yaml bomb",
+        'a: &a ["lol","lol"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
+        "d: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n",
+        "anchors (&a) are not allowed",
+    ),
     ("deep nesting", "a: " + "[" * 500 + "]" * 500 + "\n", "nest"),
     ("oversized body", "# " + "x" * 70_000 + "\n" + GOOD, "KiB"),
     ("non-UTF-8 body", GOOD.encode() + b"note: \xff\xfe\n", "UTF-8"),
-    ("a list instead of a mapping", "- algorithm: random_forest\n", "nothing that looks like a training request"),
+    (
+        "a list instead of a mapping",
+        "- algorithm: random_forest\n",
+        "nothing that looks like a training request",
+    ),
     ("a bare scalar", "just train something please\n", "nothing that looks like a training request"),
     ("python object tag", "algorithm: !!python/object/apply:os.system ['echo pwned']\n", "tag"),
     ("duplicate key", GOOD + "algorithm: svm\n", "duplicate"),
@@ -80,7 +134,9 @@ BAD_REQUESTS: list[tuple[str, str | bytes, str]] = [
 
 
 @pytest.mark.parametrize(("case", "body", "expected"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
-def test_bad_request_is_rejected_with_a_specific_message(tmp_path: Path, capsys, case, body, expected) -> None:
+def test_bad_request_is_rejected_with_a_specific_message(
+    tmp_path: Path, capsys, case, body, expected
+) -> None:
     # GIVEN a request file with one kind of mistake
     path = tmp_path / "request.yml"
     path.write_bytes(body if isinstance(body, bytes) else body.encode())
@@ -100,8 +156,10 @@ def test_bad_request_is_rejected_with_a_specific_message(tmp_path: Path, capsys,
 def test_every_problem_is_reported_at_once(tmp_path: Path, capsys) -> None:
     # GIVEN a request with four separate mistakes
     path = tmp_path / "request.yml"
-    path.write_text("learning_type: unsupervised\nalgorithm: random_forest\ndataset_id: ../x\n"
-                    "evaluation_threshold: 2\nhyperparameters: {n_estimator: 3}\n")
+    path.write_text(
+        "learning_type: unsupervised\nalgorithm: random_forest\ndataset_id: ../x\n"
+        "evaluation_threshold: 2\nhyperparameters: {n_estimator: 3}\n"
+    )
     # WHEN validated THEN each gets its own line, so the author fixes them in one go
     assert main(["validate", str(path)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
@@ -114,7 +172,10 @@ def test_valid_request_prints_the_normalized_request_as_json(tmp_path: Path, cap
 
     path = tmp_path / "request.yml"
     path.write_text(GOOD)
-    assert main(["validate", str(path), "--json", "--title", "[MLOps] モデル学習リクエスト: Iris Classifier"]) == 0
+    assert (
+        main(["validate", str(path), "--json", "--title", "[MLOps] モデル学習リクエスト: Iris Classifier"])
+        == 0
+    )
     request = json.loads(capsys.readouterr().out)
     assert request["model_id"] == "iris-classifier"
     assert request["hyperparameters"] == {"n_estimators": 100, "max_depth": 10}

@@ -17,10 +17,16 @@ class ConsoleNotifier:
 
     def notify(self, run: RunState, message: str) -> None:
         if self.stream is not None:
-            print(f"[mlops] {run.training_id}: {message.splitlines()[0] if message else ''}", file=self.stream)
+            print(
+                f"[mlops] {run.training_id}: {message.splitlines()[0] if message else ''}", file=self.stream
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"at": utcnow().isoformat(), "training_id": run.training_id, "status": run.status,
-                 "message": message}
+        entry = {
+            "at": utcnow().isoformat(),
+            "training_id": run.training_id,
+            "status": run.status,
+            "message": message,
+        }
         with self.log_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
 

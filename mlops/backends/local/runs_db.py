@@ -65,11 +65,15 @@ class SqliteRunStore:
     def claim(self, training_id: str) -> None:
         """Mark this process as the one executing the run; refuse while another live process holds it."""
         with transaction(self._conn):
-            row = self._conn.execute("SELECT owner_pid FROM runs WHERE training_id = ?", (training_id,)).fetchone()
+            row = self._conn.execute(
+                "SELECT owner_pid FROM runs WHERE training_id = ?", (training_id,)
+            ).fetchone()
             owner = row[0] if row else None
             if owner and owner != os.getpid() and _alive(owner):
                 raise RunStateError(f"training_id: run {training_id} is being executed by process {owner}")
-            self._conn.execute("UPDATE runs SET owner_pid = ? WHERE training_id = ?", (os.getpid(), training_id))
+            self._conn.execute(
+                "UPDATE runs SET owner_pid = ? WHERE training_id = ?", (os.getpid(), training_id)
+            )
 
     def release(self, training_id: str) -> None:
         with transaction(self._conn):

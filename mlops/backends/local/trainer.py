@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mlops.backends.local.store import LocalArtifactStore
 from mlops.errors import TrainingCrashed, TrainingError
@@ -26,8 +27,14 @@ BAD_INPUT_EXIT = 2  # the entry point's code for "your input is wrong": retrying
 
 
 class LocalTrainer:
-    def __init__(self, store: LocalArtifactStore, *, command: str | None = None, timeout: float = 3600.0,
-                 progress: Callable[[str], None] = lambda line: None) -> None:
+    def __init__(
+        self,
+        store: LocalArtifactStore,
+        *,
+        command: str | None = None,
+        timeout: float = 3600.0,
+        progress: Callable[[str], None] = lambda line: None,
+    ) -> None:
         self.store = store
         self.command = shlex.split(command) if command else list(DEFAULT_COMMAND)
         self.timeout = timeout
@@ -48,20 +55,28 @@ class LocalTrainer:
         for directory in (model_dir, output_dir):
             directory.mkdir()
         channels = {"train": job.train_key, "test": job.test_key}
-        env = {**os.environ, "SM_MODEL_DIR": str(model_dir), "SM_OUTPUT_DATA_DIR": str(output_dir),
-               "SM_HPS": json.dumps(job.hyperparameters), "PYTHONUNBUFFERED": "1",
-               "SM_CHANNELS": json.dumps([name for name, key in channels.items() if key])}
+        env = {
+            **os.environ,
+            "SM_MODEL_DIR": str(model_dir),
+            "SM_OUTPUT_DATA_DIR": str(output_dir),
+            "SM_HPS": json.dumps(job.hyperparameters),
+            "PYTHONUNBUFFERED": "1",
+            "SM_CHANNELS": json.dumps([name for name, key in channels.items() if key]),
+        }
         for name, key in channels.items():
             if key:
                 env[f"SM_CHANNEL_{name.upper()}"] = str(self.store.root / key)
         return env
 
     def _run(self, env: dict[str, str]) -> None:
-        process = subprocess.Popen(self.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True, errors="replace")
+        process = subprocess.Popen(
+            self.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
+        )
         stderr_tail: deque[str] = deque(maxlen=20)
-        readers = [threading.Thread(target=self._pump, args=(process.stdout, self.progress), daemon=True),
-                   threading.Thread(target=self._pump, args=(process.stderr, stderr_tail.append), daemon=True)]
+        readers = [
+            threading.Thread(target=self._pump, args=(process.stdout, self.progress), daemon=True),
+            threading.Thread(target=self._pump, args=(process.stderr, stderr_tail.append), daemon=True),
+        ]
         for reader in readers:
             reader.start()
         try:
@@ -75,7 +90,7 @@ class LocalTrainer:
         _raise_for_exit(code, list(stderr_tail))
 
     @staticmethod
-    def _pump(stream, sink: Callable[[str], object]) -> None:  # type: ignore[no-untyped-def]
+    def _pump(stream: Any, sink: Callable[[str], object]) -> None:
         for line in stream:
             sink(line.rstrip("\n"))
 
@@ -89,7 +104,7 @@ def _raise_for_exit(code: int, stderr_tail: list[str]) -> None:
     raise TrainingCrashed(f"training exited with code {code}: {detail}")
 
 
-def _read_evaluation(output_dir: Path) -> dict:  # type: ignore[type-arg]
+def _read_evaluation(output_dir: Path) -> dict[str, Any]:
     path = output_dir / "evaluation.json"
     if not path.is_file():
         raise TrainingCrashed("training finished but wrote no evaluation.json")
