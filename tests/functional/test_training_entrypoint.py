@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from mlops.learners.catalog import ALGORITHMS
+from mlops.errors import InvalidRequest
+from mlops.learners.catalog import ALGORITHMS, get_algorithm
 from mlops.metric_specs import DEFAULT_METRIC, METRICS, metrics_for
 from mlops.training.entrypoint import main
+from mlops.training.hyperparameters import decode_params, split_control
 from mlops.training.verify import verify_model
 
 PROGRESS_LINE = re.compile(r"^\[mlops\] progress [a-z]+ \S.*$")
@@ -349,3 +351,48 @@ def assert_one_line_error(run, code: int, message: str) -> None:
 def case_named(algorithm: str, dataset: str | None = None) -> TrainingCase:
     cases = SUPERVISED_AND_UNSUPERVISED + REINFORCEMENT
     return next(c for c in cases if c.algorithm == algorithm and dataset in (None, c.dataset))
+
+
+@pytest.mark.parametrize(
+    ("name", "sent", "decoded"),
+    [
+        ("n_estimators", "100", 100),
+        ("n_estimators", 100.0, 100),
+        ("n_estimators", "1e3", 1000),
+        ("learning_rate", "0.5", 0.5),
+        ("learning_rate", 1, 1.0),
+        ("max_depth", "null", None),
+        ("max_depth", "None", None),
+        ("max_depth", None, None),
+    ],
+)
+def test_sagemaker_string_forms_decode_by_the_declared_kind(name, sent, decoded):
+    params = decode_params(get_algorithm("gradient_boosting"), {name: sent})
+    assert params[name] == decoded and type(params[name]) is type(decoded)
+
+
+@pytest.mark.parametrize(("sent", "decoded"), [("true", True), ("False", False), ("1", True), (False, False)])
+def test_boolean_hyperparameters_accept_sagemaker_spellings(sent, decoded):
+    assert decode_params(get_algorithm("random_forest"), {"bootstrap": sent}) == {"bootstrap": decoded}
+
+
+@pytest.mark.parametrize(
+    ("name", "sent"),
+    [("n_estimators", "2.5"), ("n_estimators", True), ("subsample", "nan"), ("subsample", "null"), ("subsample", "2")],
+)
+def test_values_that_do_not_fit_the_declared_kind_or_range_are_invalid(name, sent):
+    with pytest.raises(InvalidRequest, match=name):
+        decode_params(get_algorithm("gradient_boosting"), {name: sent})
+
+
+def test_control_keys_are_separated_from_hyperparameters_and_sagemaker_keys_ignored():
+    control = split_control(
+        {"mlops_algorithm": "ridge", "mlops_seed": "7", "mlops_task": "null", "alpha": "2", "sagemaker_region": "x"}
+    )
+    assert (control.algorithm, control.seed, control.task, control.target) == ("ridge", 7, None, "target")
+    assert control.algorithm_params == {"alpha": "2"}
+
+
+def test_an_unknown_control_key_is_invalid():
+    with pytest.raises(InvalidRequest, match="mlops_algoritm"):
+        split_control({"mlops_algoritm": "ridge"})
