@@ -71,10 +71,8 @@ def ensure_dataset(root: Path, dataset_id: str) -> Path:
         return target_dir
     if dataset_id not in BUNDLED:
         available = list_datasets(root)
-        raise DatasetError(
-            f"dataset: unknown dataset '{dataset_id}'{did_you_mean(dataset_id, available)}",
-            [f"dataset: unknown dataset '{dataset_id}'; available: {', '.join(available)}"],
-        )
+        hint = did_you_mean(dataset_id, available)
+        raise DatasetError(f"dataset: unknown dataset '{dataset_id}'{hint}; available: {', '.join(available)}")
     _materialize_atomically(target_dir, dataset_id)
     return target_dir
 

@@ -91,7 +91,7 @@ def test_an_unknown_dataset_id_names_the_available_ones(tmp_path):
     with pytest.raises(DatasetError) as error:
         ensure_dataset(tmp_path, "irsi")
     assert "did you mean 'iris'" in str(error.value)
-    assert "breast-cancer" in " ".join(error.value.problems)
+    assert "available: breast-cancer, diabetes, digits, iris, wine" in str(error.value)
 
 
 @pytest.mark.parametrize("dataset_id", ["../etc", "..", ".hidden", "a/b", "a..b", "", "x" * 129, "-dash"])
