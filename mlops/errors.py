@@ -18,6 +18,10 @@ class MlopsError(Exception):
         super().__init__(message)
         self.problems: list[str] = list(problems) or [message]
 
+    def __str__(self) -> str:
+        """The problems themselves, so logs and run records say what was wrong, not just that something was."""
+        return "; ".join(self.problems)
+
 
 class InvalidRequest(MlopsError):
     """The training request (issue body, YAML, comment overrides) cannot be accepted as written."""
