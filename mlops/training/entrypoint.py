@@ -72,8 +72,8 @@ def _describe(error: MlopsError) -> str:
 
 def run(env: ScriptModeEnvironment) -> None:
     control = split_control(parse_hps(env.hps_json))
-    console.progress("setup", f"algorithm {control.algorithm}")
     job, train = _prepare(env, control)
+    console.progress("setup", f"{job.spec.name}: task {job.task}, metric {job.metric}, seed {job.seed}")
     if control.fail == CRASH:
         raise SimulatedCrash("simulated training crash (mlops_fail=crash test hook)")
     started = time.monotonic()
@@ -98,7 +98,7 @@ def _prepare(env: ScriptModeEnvironment, control: Control) -> tuple[Job, Trainer
 
         job = Job(
             spec,
-            "reinforcement",
+            resolve_task(spec, control.task, None),
             params,
             resolve_metric(control.metric, "reinforcement"),
             seed,
