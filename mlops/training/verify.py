@@ -70,11 +70,12 @@ def _verdict(name: str, expected: Any, actual: Any, tolerance: float) -> tuple[b
 def _check_predictions(model: Any, holdout: dict[str, Any], tolerance: float) -> tuple[bool, str]:
     features = np.asarray(holdout["features"], dtype=np.float64)
     ok, detail = _verdict("predictions", holdout["predictions"], model.predict(features), tolerance)
-    if ok and "scores" in holdout:
-        from mlops.learners.sklearn_learner import class_scores
+    if not ok or "scores" not in holdout:
+        return ok, detail
+    from mlops.learners.sklearn_learner import class_scores
 
-        ok, detail = _verdict("class scores", holdout["scores"], class_scores(model, features), tolerance)
-    return ok, detail
+    ok, scores_detail = _verdict("class scores", holdout["scores"], class_scores(model, features), tolerance)
+    return ok, f"{detail}; {scores_detail}" if ok else scores_detail
 
 
 def _check_cluster_labels(model: Any, holdout: dict[str, Any], tolerance: float) -> tuple[bool, str]:
