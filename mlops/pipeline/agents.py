@@ -277,17 +277,20 @@ def rollback(run: RunState, ports: Ports) -> RunState:
     if run.verify is None:
         run.verify = VerifyResult(ok=False, detail=run.error.message if run.error else "verification failed")
     ref = run.registered
-    if ref is not None:
-        record = ports.registry.rollback(
-            ref.model_id,
-            run.previous_version,
-            actor="mlops (automatic)",
-            reason=f"verification failed: {run.verify.detail}",
-            automatic=True,
-        )
-        ports.history.record_rollback(record, lang=report_lang(run, ports))
-        run.rolled_back_to = record.get("to_version")
-    run.log("Rollback", f"current version is now {run.rolled_back_to or 'none'}")
+    if ref is None or ports.registry.current(ref.model_id) != ref.version:
+        # Another run registered after this one: its version is current and is not ours to roll away from.
+        run.log("Rollback", f"{ref.version if ref else 'nothing'} is not current; nothing to roll back")
+        return run
+    record = ports.registry.rollback(
+        ref.model_id,
+        run.previous_version,
+        actor="mlops (automatic)",
+        reason=f"verification failed: {run.verify.detail}",
+        automatic=True,
+    )
+    ports.history.record_rollback(record, lang=report_lang(run, ports))
+    run.rolled_back_to = record.get("to_version")
+    run.log("Rollback", f"current version is now {record.get('to_version') or 'none'}")
     return run
 
 

@@ -5,6 +5,8 @@ The same entry point runs in a SageMaker framework container, so what passes her
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import shlex
@@ -69,6 +71,7 @@ class LocalTrainer:
         return env
 
     def _run(self, env: dict[str, str]) -> None:
+        threading.Thread(target=_prewarm, daemon=True).start()
         process = subprocess.Popen(
             self.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
         )
@@ -93,6 +96,14 @@ class LocalTrainer:
     def _pump(stream: Any, sink: Callable[[str], object]) -> None:
         for line in stream:
             sink(line.rstrip("\n"))
+
+
+def _prewarm() -> None:
+    """This process only waits while the trainer runs: import what Verify and Publish need meanwhile, on the
+    otherwise idle core, so they do not pay for scikit-learn's and skops' imports after training."""
+    for module in ("mlops.report", "mlops.training.verify", "skops.io", "sklearn.pipeline", "sklearn.ensemble"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
 
 def _raise_for_exit(code: int, stderr_tail: list[str]) -> None:
