@@ -10,13 +10,14 @@ from mlops.errors import UsageError
 from mlops.pipeline.agents import Ports
 from mlops.pipeline.models import RunState
 from mlops.pipeline.runner import LocalRunner
+from mlops.ports import RunStore
 from mlops.settings import Settings
 
 
 @dataclass
 class Services:
     ports: Ports
-    runs: object  # RunStore
+    runs: RunStore
     runner: LocalRunner
 
 

@@ -16,6 +16,7 @@ from mlops.errors import MlopsError, RunStateError
 from mlops.pipeline.agents import AGENTS, Agent, Ports, apply_operator_decision
 from mlops.pipeline.flow import ANY_ERROR, FLOW, AwaitOperator, Choice, End, Flow, Task
 from mlops.pipeline.models import ErrorInfo, OperatorDecision, RunState
+from mlops.ports import RunStore
 
 log = logging.getLogger("mlops")
 
@@ -24,7 +25,7 @@ class LocalRunner:
     def __init__(
         self,
         ports: Ports,
-        runs: object,
+        runs: RunStore,
         *,
         flow: Flow = FLOW,
         agents: Mapping[str, Agent] = AGENTS,
@@ -35,12 +36,20 @@ class LocalRunner:
         self.sleep, self.on_step = sleep, on_step
 
     def start(self, run: RunState) -> RunState:
-        self.runs.create(run, self.flow.start)  # type: ignore[attr-defined]
+        self.runs.create(run, self.flow.start)
         return self._execute(run, self.flow.start)
 
     def resume(self, training_id: str, decision: OperatorDecision | None = None) -> RunState:
         """Continue a paused run with an operator's decision, or a killed run from its last checkpoint."""
-        run, next_state = self.runs.load(training_id)  # type: ignore[attr-defined]
+        self.runs.claim(training_id)
+        try:
+            run, next_state = self._resumable(training_id, decision)
+            return self._walk(run, next_state)
+        finally:
+            self.runs.release(training_id)
+
+    def _resumable(self, training_id: str, decision: OperatorDecision | None) -> tuple[RunState, str]:
+        run, next_state = self.runs.load(training_id)
         if next_state is None:
             raise RunStateError(f"training_id: run {training_id} already {run.status}; nothing to resume")
         if run.status == "awaiting_operator":
@@ -50,35 +59,35 @@ class LocalRunner:
                     '"/mlops retrain key=value ..." or "/mlops abort [reason]"'
                 )
             run = apply_operator_decision(run, decision)
+            # Kept at once: a run killed during the retrain resumes with the operator's answer, not without it.
+            self.runs.checkpoint(run, next_state)
         elif decision is not None:
-            raise RunStateError(
-                f"training_id: run {training_id} is not waiting for an operator ({run.status})"
-            )
-        return self._execute(run, next_state)
+            raise RunStateError(f"training_id: run {training_id} is not waiting for an operator ({run.status})")
+        return run, next_state
 
     def _execute(self, run: RunState, state_name: str) -> RunState:
-        self.runs.claim(run.training_id)  # type: ignore[attr-defined]
+        self.runs.claim(run.training_id)
         try:
             return self._walk(run, state_name)
         finally:
-            self.runs.release(run.training_id)  # type: ignore[attr-defined]
+            self.runs.release(run.training_id)
 
     def _walk(self, run: RunState, name: str) -> RunState:
         while True:
             state = self.flow[name]
             self.on_step(name, run)
             if isinstance(state, End):
-                self.runs.checkpoint(run, None)  # type: ignore[attr-defined]
+                self.runs.checkpoint(run, None)
                 return run
             if isinstance(state, Choice):
                 name = state.next_for(run.model_dump(mode="json"))
                 continue
             if isinstance(state, AwaitOperator):
                 run = self.agents[state.agent](run, self.ports)
-                self.runs.checkpoint(run, state.next)  # type: ignore[attr-defined]
+                self.runs.checkpoint(run, state.next)
                 return run
             run, name = self._task(run, state)
-            self.runs.checkpoint(run, name)  # type: ignore[attr-defined]
+            self.runs.checkpoint(run, name)
 
     def _task(self, run: RunState, task: Task) -> tuple[RunState, str]:
         retries = 0
