@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,15 +24,16 @@ EPILOG = """\
 exit codes: 0 succeeded, 1 failed, 2 invalid request or usage, 3 awaiting an operator
 
 examples:
-  mlops validate examples/iris-issue.md
-  mlops run examples/iris-issue.md
+  mlops validate mlops/examples/iris-issue.md
+  mlops run mlops/examples/iris-request.yml
   mlops resume train-20250110-123456-1a2b "/mlops retrain n_estimators=300"
   mlops models list iris-classifier
   mlops rollback iris-classifier --reason "v1.1.0 misbehaves in production"
   mlops history verify
 
 settings (environment): MLOPS_HOME (default .mlops), MLOPS_HISTORY_DIR (default training_history),
-MLOPS_REPORT_LANG (ja|en), MLOPS_KEEP_VERSIONS (>= 5), MLOPS_TRAIN_TIMEOUT (seconds), MLOPS_TRAIN_COMMAND
+MLOPS_REPORT_LANG (ja|en), MLOPS_KEEP_VERSIONS (>= 5), MLOPS_TRAIN_TIMEOUT (seconds, default 3600),
+MLOPS_RETRY_DELAY (first back-off after a training crash, default 2 s), MLOPS_TRAIN_COMMAND, MLOPS_BACKEND (local)
 """
 
 
@@ -43,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MlopsError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        if getattr(args, "json", False):  # machines get the problems too, in the shape they asked for
+            print(json.dumps({"error": type(exc).__name__, "problems": exc.problems}, ensure_ascii=False))
         return exc.exit_code
     except KeyboardInterrupt:
         print(
@@ -55,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _internal_error(exc: Exception) -> int:
-    path = Path(".mlops") / "logs" / "cli-error.log"
+    path = Path(os.environ.get("MLOPS_HOME") or ".mlops") / "logs" / "cli-error.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(traceback.format_exception(exc)))
     print(

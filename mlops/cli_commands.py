@@ -56,7 +56,7 @@ def _validate(commands: Any) -> None:
         commands,
         "validate",
         "check a training request without running it",
-        "mlops validate examples/iris-issue.md --json",
+        "mlops validate mlops/examples/iris-issue.md --json",
         _do_validate,
     )
     _request_args(parser)
@@ -87,7 +87,7 @@ def _run(commands: Any) -> None:
         commands,
         "run",
         "run the whole pipeline on this machine for one training request",
-        "mlops run examples/iris-issue.md",
+        "mlops run mlops/examples/iris-request.yml",
         _do_run,
     )
     _request_args(parser)

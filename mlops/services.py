@@ -29,7 +29,7 @@ def build_services(
     if settings.backend != "local":
         raise UsageError(
             f"MLOPS_BACKEND: '{settings.backend}' is not available from this command; use 'local' "
-            "(the AWS engine is started by the GitHub Action, see docs/aws.md)"
+            "(the AWS engine is planned, see docs/architecture.md)"
         )
     return _local(settings, progress or (lambda line: None), on_step or (lambda state, run: None))
 

@@ -1,8 +1,8 @@
 """The pipeline, declared once as data: its states, transitions and retry policy.
 
-The local runner walks this declaration and mlops.pipeline.asl compiles it to Amazon States Language, so both
-engines run the same flow. Keep it free of anything engine-specific: agents are named, not imported, and choices
-compare a path of the run document with a value.
+The local runner walks this declaration; the AWS engine (planned) compiles the same declaration to Amazon
+States Language, so both engines run the same flow. Keep it free of anything engine-specific: agents are named,
+not imported, and choices compare a path of the run document with a value.
 
     PrepareData -> Train -(crash: retry x3, back-off)-> Evaluate -> Gate
     Gate: pass -> Register -> Verify -> VerifyChoice: ok -> PublishSucceeded -> Succeeded

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import DatasetError, InvalidRequest, MlopsError, TrainingError, UsageError
+from mlops.errors import InvalidRequest, MlopsError, TrainingError
 from mlops.learners.catalog import AlgorithmSpec, get_algorithm
 from mlops.metric_specs import metrics_for
 from mlops.training import console, outputs
@@ -43,8 +43,9 @@ from mlops.training.job import Job, Outcome, effective_params, resolve_metric, r
 if TYPE_CHECKING:
     from mlops.training.tabular import Split
 
-EXIT_OK, EXIT_TRAINING_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-BAD_INPUT_ERRORS = (InvalidRequest, UsageError, DatasetError)
+# Exit 2 says "retrying would give the same result" (bad input, or a deterministic failure such as a metric that
+# cannot be computed); exit 1 is a crash, which the pipeline retries with back-off.
+EXIT_OK, EXIT_TRAINING_FAILED, EXIT_NOT_RETRYABLE = 0, 1, 2
 
 
 class SimulatedCrash(TrainingError):
@@ -55,12 +56,12 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     """Run one training job from the environment; return the process exit status."""
     try:
         run(ScriptModeEnvironment.from_environ(environ))
-    except BAD_INPUT_ERRORS as exc:
-        console.error(_describe(exc))
-        return EXIT_BAD_INPUT
-    except MlopsError as exc:
+    except SimulatedCrash as exc:
         console.error(_describe(exc))
         return EXIT_TRAINING_FAILED
+    except MlopsError as exc:
+        console.error(_describe(exc))
+        return EXIT_NOT_RETRYABLE
     except Exception as exc:  # an unexpected failure: one error line, then the traceback for whoever debugs it
         console.error(f"training failed: {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)

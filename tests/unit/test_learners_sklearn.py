@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 
 import numpy as np
@@ -38,13 +39,13 @@ def test_every_catalog_algorithm_builds_its_named_estimator(name, task):
 
 
 def test_the_user_overrides_the_defaults_and_fixed_arguments_override_the_user():
-    # GIVEN svm, whose catalog fixes probability=True so that ROC AUC can be computed
-    spec = get_algorithm("svm")
-    # WHEN built with a user C and a user attempt at probability
-    model = learner.build_estimator(spec, "classification", {"C": 3.0, "probability": False})
+    # GIVEN an algorithm whose catalog entry fixes a constructor argument
+    spec = dataclasses.replace(get_algorithm("svm"), fixed={"kernel": "linear"})
+    # WHEN built with a user C and a user attempt at the fixed argument
+    model = learner.build_estimator(spec, "classification", {"C": 3.0, "kernel": "poly"})
     svc = learner.final_estimator(model)
     # THEN the user's C wins over the default, the fixed argument wins over the user, defaults fill the rest
-    assert svc.C == 3.0 and svc.probability is True and svc.kernel == "rbf"
+    assert svc.C == 3.0 and svc.kernel == "linear" and svc.gamma == "scale"
 
 
 @pytest.mark.parametrize("name", sorted(learner.SCALED_ALGORITHMS))

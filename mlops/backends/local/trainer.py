@@ -25,7 +25,7 @@ from mlops.errors import TrainingCrashed, TrainingError
 from mlops.pipeline.models import TrainingJob, TrainingResult
 
 DEFAULT_COMMAND = (sys.executable, "-m", "mlops.training")
-BAD_INPUT_EXIT = 2  # the entry point's code for "your input is wrong": retrying would not help
+NOT_RETRYABLE_EXIT = 2  # the entry point's code for "retrying would give the same result"
 
 
 class LocalTrainer:
@@ -110,8 +110,8 @@ def _raise_for_exit(code: int, stderr_tail: list[str]) -> None:
     if code == 0:
         return
     detail = " | ".join(line for line in stderr_tail[-5:] if line.strip()) or "no error output"
-    if code == BAD_INPUT_EXIT:
-        raise TrainingError(f"training rejected its input: {detail}")
+    if code == NOT_RETRYABLE_EXIT:
+        raise TrainingError(f"training failed (retrying would not help): {detail}")
     raise TrainingCrashed(f"training exited with code {code}: {detail}")
 
 
