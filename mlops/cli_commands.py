@@ -96,10 +96,10 @@ def _run(commands: Any) -> None:
 
 
 def _read_request(args: argparse.Namespace, settings: Settings) -> Any:
-    from mlops.intake import request_from_file, settle_task
+    from mlops.intake import check_local_dataset, request_from_file
 
     request = request_from_file(require_file(args.path), title=args.title, template=args.template)
-    return settle_task(request, settings.store_dir)
+    return check_local_dataset(request, settings.store_dir)
 
 
 def _do_run(args: argparse.Namespace, settings: Settings) -> int:

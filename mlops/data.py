@@ -71,7 +71,7 @@ def ensure_dataset(root: Path, dataset_id: str) -> Path:
         return target_dir
     if dataset_id not in BUNDLED:
         available = list_datasets(root)
-        hint = did_you_mean(dataset_id, available)
+        hint = did_you_mean(dataset_id, available, list_choices=False)
         raise DatasetError(f"dataset: unknown dataset '{dataset_id}'{hint}; available: {', '.join(available)}")
     _materialize_atomically(target_dir, dataset_id)
     return target_dir

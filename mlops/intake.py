@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from mlops.errors import InvalidRequest
 from mlops.issue_forms import extract_request
 from mlops.request import TrainingRequest, validate_request
 from mlops.safe_yaml import decode_body, load_mapping
+from mlops.suggest import did_you_mean
 
 MAX_BODY = 64 * 1024
 
@@ -42,21 +44,26 @@ def request_from_file(path: Path, *, title: str | None = None, template: Any = N
     return request_from_body(read_body(path), title=title, template=template)
 
 
-def settle_task(request: TrainingRequest, dataset_root: Path) -> TrainingRequest:
-    """Settle the task from the dataset's description when it is known here, so a request that does not fit
-    its dataset (rmse on iris, say) is refused before a run starts rather than failing inside it."""
-    if request.task is not None or request.dataset_id is None:
+def check_local_dataset(request: TrainingRequest, dataset_root: Path) -> TrainingRequest:
+    """Check the dataset exists here and settle the task from its description, so a request that does not fit
+    its data (a typo in the id, rmse on iris) is refused before a run starts rather than failing inside it."""
+    if request.dataset_id is None:
         return request
-    task = _known_task(request.dataset_id, dataset_root)
-    return request.with_task(task) if task else request
+    from mlops import data
+
+    available = data.list_datasets(dataset_root)
+    if request.dataset_id not in available:
+        hint = did_you_mean(request.dataset_id, available, list_choices=False)
+        raise InvalidRequest(
+            f"dataset_id: no dataset '{request.dataset_id}' here{hint}; "
+            f"available: {', '.join(available)} (add your own under {dataset_root}/datasets/<id>/train|test/)"
+        )
+    task = request.task or _described_task(request.dataset_id, dataset_root, data.BUNDLED)
+    return request.with_task(task) if task and not request.task else request
 
 
-def _known_task(dataset_id: str, dataset_root: Path) -> str | None:
-    import json
-
-    from mlops.data import BUNDLED
-
+def _described_task(dataset_id: str, dataset_root: Path, bundled: dict[str, tuple[str, str]]) -> str | None:
     described = dataset_root / "datasets" / dataset_id / "dataset.json"
     if described.is_file():
         return json.loads(described.read_text()).get("task")
-    return BUNDLED[dataset_id][1] if dataset_id in BUNDLED else None
+    return bundled[dataset_id][1] if dataset_id in bundled else None

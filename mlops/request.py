@@ -69,20 +69,21 @@ class TrainingRequest(BaseModel):
         return validate_request({**self.model_dump(exclude_none=True), "task": task})
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> TrainingRequest:
-        """This request with an operator's `key=value` overrides merged in, validated like a new request."""
-        return validate_request(merge_overrides(self, overrides))
+        """This request with an operator's `key=value` overrides merged in, validated like a new request.
+        Every problem is reported at once: the unknown keys and what is wrong with the others."""
+        merged, problems = merge_overrides(self, overrides)
+        try:
+            request = validate_request(merged)
+        except InvalidRequest as exc:
+            problems += exc.problems
+        if problems:
+            raise InvalidRequest("the retrain command has problems", problems)
+        return request
 
 
 FIELDS = tuple(TrainingRequest.model_fields)
 # Fields an operator may change on a paused run; the rest define which run it is.
-OVERRIDABLE = (
-    "algorithm",
-    "hyperparameters",
-    "evaluation_threshold",
-    "evaluation_metric",
-    "environment",
-    "task",
-)
+OVERRIDABLE = ("algorithm", "evaluation_threshold", "evaluation_metric", "environment", "task")
 
 
 def validate_request(raw: Any, title: str | None = None) -> TrainingRequest:
@@ -111,30 +112,31 @@ def model_id_from_title(title: str) -> str | None:
     return slug or "model-" + sha256(name.encode()).hexdigest()[:10]
 
 
-def merge_overrides(request: TrainingRequest, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Apply `key=value` overrides: a bare key names a hyperparameter or an overridable field."""
+def merge_overrides(request: TrainingRequest, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Apply `key=value` overrides (a bare key names a hyperparameter or an overridable field): the merged raw
+    request, and the keys that could not be applied."""
     merged = request.model_dump(exclude_none=True)
     merged["hyperparameters"] = dict(request.hyperparameters)
     algorithm = ALGORITHMS.get(str(overrides.get("algorithm", request.algorithm)), request.spec)
     if "algorithm" in overrides and overrides["algorithm"] != request.algorithm:
         merged["hyperparameters"] = {}  # another algorithm's parameters would not apply
     problems = [p for key, value in overrides.items() if (p := _apply_override(merged, key, value, algorithm))]
-    if problems:
-        raise InvalidRequest("the retrain command has problems", problems)
-    return merged
+    return merged, problems
 
 
 def _apply_override(merged: dict[str, Any], key: str, value: Any, spec: AlgorithmSpec) -> str | None:
     name = key.removeprefix("hyperparameters.")
+    if key == "hyperparameters":
+        return "hyperparameters: set them one at a time, e.g. /mlops retrain n_estimators=300 max_depth=12"
     if name in spec.params and (key != name or name not in OVERRIDABLE):
         merged["hyperparameters"][name] = value
-    elif key in OVERRIDABLE and key != "hyperparameters":
+    elif key in OVERRIDABLE:
         merged[key] = value
     elif key in FIELDS:
         return f"{key}: cannot be changed on a paused run (file a new request instead)"
     else:
         return f"{key}: not a hyperparameter of {spec.name} nor a field that can be changed" + did_you_mean(
-            key, [*spec.params, *OVERRIDABLE[:1], *OVERRIDABLE[2:]]
+            key, [*spec.params, *OVERRIDABLE]
         )
     return None
 
@@ -178,8 +180,9 @@ def _semantic_problems(req: TrainingRequest) -> list[str]:
         missing = "learning_type: required field is missing; add 'learning_type: supervised' (or unsupervised, "
         return [missing + "reinforcement)"] if req.learning_type is None else []
     spec = ALGORITHMS.get(req.algorithm)
-    if spec is None:
-        return [f"algorithm: unknown algorithm '{req.algorithm}'{did_you_mean(req.algorithm, ALGORITHMS)}"]
+    if spec is None:  # still report what can be checked without knowing the algorithm
+        unknown = f"algorithm: unknown algorithm '{req.algorithm}'{did_you_mean(req.algorithm, ALGORITHMS)}"
+        return [unknown, *_dataset_problems(req, None), *_identity_problems(req, None)]
     checks = (
         _learning_type_problems,
         _task_problems,
@@ -252,9 +255,9 @@ def _has_kind(kind: str, value: Any) -> bool:
     return isinstance(value, expected)
 
 
-def _dataset_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
+def _dataset_problems(req: TrainingRequest, spec: AlgorithmSpec | None) -> list[str]:
     if req.dataset_id is None:
-        needs = spec.learning_type != "reinforcement"
+        needs = (spec.learning_type if spec else req.learning_type) != "reinforcement"
         return ["dataset_id: required field is missing; name a dataset such as 'iris'"] if needs else []
     if SAFE_ID.match(req.dataset_id) and ".." not in req.dataset_id:
         return []
@@ -281,14 +284,16 @@ def _threshold_problems(req: TrainingRequest, tasks: tuple[str, ...]) -> list[st
         return []
     if not math.isfinite(value):
         return [f"evaluation_threshold: must be a finite number (got {value})"]
+    # Until the dataset settles the task, a threshold that fits any of the algorithm's tasks is accepted.
     names = [req.evaluation_metric] if req.evaluation_metric else [DEFAULT_METRIC[t] for t in tasks]
-    for spec in (METRICS[name] for name in names):
-        if not spec.minimum <= value <= spec.maximum:
-            return [
-                f"evaluation_threshold: {value} is outside the range of {spec.name} "
-                f"({spec.minimum} to {spec.maximum}); e.g. 0.85 for {spec.name} {spec.comparison} 0.85"
-            ]
-    return []
+    specs = [METRICS[name] for name in names]
+    if any(spec.minimum <= value <= spec.maximum for spec in specs):
+        return []
+    spec = specs[0]
+    return [
+        f"evaluation_threshold: {value} is outside the range of {spec.name} "
+        f"({spec.minimum} to {spec.maximum}); e.g. 0.85 for {spec.name} {spec.comparison} 0.85"
+    ]
 
 
 def _environment_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
@@ -302,7 +307,7 @@ def _environment_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str
     ]
 
 
-def _identity_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
+def _identity_problems(req: TrainingRequest, spec: AlgorithmSpec | None) -> list[str]:
     problems = []
     if req.model_id is not None and not MODEL_ID.match(req.model_id):
         problems.append(

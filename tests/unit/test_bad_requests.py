@@ -134,9 +134,7 @@ BAD_REQUESTS: list[tuple[str, str | bytes, str]] = [
 
 
 @pytest.mark.parametrize(("case", "body", "expected"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
-def test_bad_request_is_rejected_with_a_specific_message(
-    tmp_path: Path, capsys, case, body, expected
-) -> None:
+def test_bad_request_is_rejected_with_a_specific_message(tmp_path: Path, capsys, case, body, expected) -> None:
     # GIVEN a request file with one kind of mistake
     path = tmp_path / "request.yml"
     path.write_bytes(body if isinstance(body, bytes) else body.encode())
@@ -172,10 +170,7 @@ def test_valid_request_prints_the_normalized_request_as_json(tmp_path: Path, cap
 
     path = tmp_path / "request.yml"
     path.write_text(GOOD)
-    assert (
-        main(["validate", str(path), "--json", "--title", "[MLOps] モデル学習リクエスト: Iris Classifier"])
-        == 0
-    )
+    assert main(["validate", str(path), "--json", "--title", "[MLOps] モデル学習リクエスト: Iris Classifier"]) == 0
     request = json.loads(capsys.readouterr().out)
     assert request["model_id"] == "iris-classifier"
     assert request["hyperparameters"] == {"n_estimators": 100, "max_depth": 10}
@@ -185,3 +180,51 @@ def test_valid_request_prints_the_normalized_request_as_json(tmp_path: Path, cap
 def test_missing_file_is_a_usage_error(capsys) -> None:
     assert main(["validate", "/nonexistent/request.yml"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_an_unknown_dataset_is_refused_before_a_run_starts(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "home"))
+    path = tmp_path / "request.yml"
+    path.write_text(GOOD.replace("dataset_id: iris", "dataset_id: irsi"))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "dataset_id: no dataset 'irsi' here (did you mean 'iris'?)" in err
+    assert not (tmp_path / "home" / "mlops.db").exists(), "no run may start for a request that cannot run"
+
+
+def test_an_unknown_algorithm_does_not_hide_the_other_problems(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "request.yml"
+    path.write_text(GOOD.replace("random_forest", "xgboost").replace("dataset_id: iris", "dataset_id: ../x"))
+    assert main(["validate", str(path)]) == 2
+    fields = {line.split(":", 1)[0] for line in capsys.readouterr().err.strip().splitlines()}
+    assert {"algorithm", "dataset_id"} <= fields
+
+
+def test_an_operator_retrain_reports_every_problem_at_once() -> None:
+    from mlops.errors import InvalidRequest
+    from mlops.request import validate_request
+
+    request = validate_request(
+        {"learning_type": "supervised", "algorithm": "random_forest", "dataset_id": "iris", "evaluation_threshold": 0.8}
+    )
+    with pytest.raises(InvalidRequest) as error:
+        request.with_overrides({"n_estimaters": 300, "max_depth": 0, "max_retry": 9})
+    problems = error.value.problems
+    assert any("did you mean 'n_estimators'" in p for p in problems)
+    assert any(p.startswith("hyperparameters.max_depth: 0 is out of range") for p in problems)
+    assert any(p.startswith("max_retry: cannot be changed on a paused run") for p in problems)
+
+
+def test_a_threshold_fits_any_task_until_the_dataset_settles_it() -> None:
+    from mlops.request import validate_request
+
+    # random_forest may be a regressor, and R² may be negative: -0.5 is a legal (if modest) bar
+    request = validate_request(
+        {
+            "learning_type": "supervised",
+            "algorithm": "random_forest",
+            "dataset_id": "diabetes",
+            "evaluation_threshold": -0.5,
+        }
+    )
+    assert request.with_task("regression").metric == "r2"
