@@ -33,7 +33,8 @@ examples:
 
 settings (environment): MLOPS_HOME (default .mlops), MLOPS_HISTORY_DIR (default training_history),
 MLOPS_REPORT_LANG (ja|en), MLOPS_KEEP_VERSIONS (>= 5), MLOPS_TRAIN_TIMEOUT (seconds, default 3600),
-MLOPS_RETRY_DELAY (first back-off after a training crash, default 2 s), MLOPS_TRAIN_COMMAND, MLOPS_BACKEND (local)
+MLOPS_RETRY_DELAY (first back-off after a training crash, default 2 s), MLOPS_TRAIN_COMMAND, MLOPS_BACKEND (local),
+MLOPS_SLACK_WEBHOOK_URL (also notify a Slack channel)
 """
 
 

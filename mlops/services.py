@@ -10,7 +10,7 @@ from mlops.errors import UsageError
 from mlops.pipeline.agents import Ports
 from mlops.pipeline.models import RunState
 from mlops.pipeline.runner import LocalRunner
-from mlops.ports import RunStore
+from mlops.ports import Notifier, RunStore
 from mlops.settings import Settings
 
 
@@ -37,7 +37,6 @@ def build_services(
 def _local(
     settings: Settings, progress: Callable[[str], None], on_step: Callable[[str, RunState], None]
 ) -> Services:
-    from mlops.backends.local.notifier import ConsoleNotifier
     from mlops.backends.local.registry_db import SqliteRegistryBackend
     from mlops.backends.local.runs_db import SqliteRunStore
     from mlops.backends.local.store import LocalArtifactStore
@@ -54,7 +53,17 @@ def _local(
             store, command=settings.train_command, timeout=settings.train_timeout, progress=progress
         ),
         history=HistoryLog(settings.history_dir),
-        notifier=ConsoleNotifier(settings.home / "notifications.log", sys.stderr),
+        notifier=_notifier(settings),
     )
     runs = SqliteRunStore(settings.db_path)
     return Services(ports, runs, LocalRunner(ports, runs, on_step=on_step))
+
+
+def _notifier(settings: Settings) -> Notifier:
+    from mlops.backends.local.notifier import ConsoleNotifier
+    from mlops.backends.local.slack import FanOutNotifier, SlackNotifier
+
+    console = ConsoleNotifier(settings.home / "notifications.log", sys.stderr)
+    if not settings.slack_webhook_url:
+        return console
+    return FanOutNotifier(console, SlackNotifier(settings.slack_webhook_url))

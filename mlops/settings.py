@@ -22,6 +22,7 @@ class Settings:
     # MLOPS_TRAIN_COMMAND: how to start the script-mode entry point (default: this Python, -m mlops.training);
     # e.g. a wrapper that runs it in a container image of your own.
     train_command: str | None = None
+    slack_webhook_url: str | None = None  # MLOPS_SLACK_WEBHOOK_URL: also notify a Slack channel
 
     @property
     def store_dir(self) -> Path:
@@ -43,6 +44,7 @@ class Settings:
             train_timeout=_number(env, "MLOPS_TRAIN_TIMEOUT", cls.train_timeout),
             retry_base_delay=_number(env, "MLOPS_RETRY_DELAY", cls.retry_base_delay),
             train_command=env.get("MLOPS_TRAIN_COMMAND") or None,
+            slack_webhook_url=env.get("MLOPS_SLACK_WEBHOOK_URL") or None,
         )
 
 

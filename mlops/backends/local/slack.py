@@ -1,0 +1,46 @@
+"""Slack incoming-webhook notifications. A notification that cannot be delivered is logged, never raised:
+telling people about a run must not fail the run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+
+from mlops.pipeline.models import RunState
+from mlops.ports import Notifier
+
+log = logging.getLogger("mlops")
+MAX_TEXT = 3000  # Slack truncates long messages anyway; keep ours readable
+
+
+class SlackNotifier:
+    def __init__(self, webhook_url: str, timeout: float = 5.0) -> None:
+        self.webhook_url = webhook_url
+        self.timeout = timeout
+
+    def notify(self, run: RunState, message: str) -> None:
+        text = f"*{run.training_id}* ({run.request.model_id}, {run.status})\n{message}"[:MAX_TEXT]
+        request = urllib.request.Request(
+            self.webhook_url,
+            data=json.dumps({"text": text}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            log.warning("Slack notification for %s not delivered: %s", run.training_id, exc)
+
+
+class FanOutNotifier:
+    """Every configured notifier, in order."""
+
+    def __init__(self, *notifiers: Notifier) -> None:
+        self.notifiers = notifiers
+
+    def notify(self, run: RunState, message: str) -> None:
+        for notifier in self.notifiers:
+            notifier.notify(run, message)

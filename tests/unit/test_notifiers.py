@@ -1,0 +1,70 @@
+"""GIVEN a Slack incoming webhook is configured, WHEN a run notifies, THEN Slack receives the message over real
+HTTP; and an unreachable Slack never fails the run."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from mlops.backends.local.notifier import ConsoleNotifier
+from mlops.backends.local.slack import FanOutNotifier, SlackNotifier
+from mlops.pipeline.models import RunState
+from mlops.request import validate_request
+
+
+@pytest.fixture
+def run() -> RunState:
+    request = validate_request(
+        {
+            "learning_type": "supervised",
+            "algorithm": "svm",
+            "dataset_id": "iris",
+            "evaluation_threshold": 0.9,
+            "model_id": "iris-svm",
+        }
+    )
+    return RunState(training_id="train-20250110-123456-abcd", request=request, status="awaiting_operator")
+
+
+@pytest.fixture
+def slack() -> tuple[str, list[dict]]:
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", received
+    server.shutdown()
+
+
+def test_slack_receives_the_run_and_the_message(run: RunState, slack) -> None:
+    url, received = slack
+    SlackNotifier(url).notify(run, "accuracy missed the threshold; 3 retrain(s) left")
+    assert len(received) == 1
+    text = received[0]["text"]
+    assert "train-20250110-123456-abcd" in text and "iris-svm" in text and "awaiting_operator" in text
+    assert "accuracy missed the threshold" in text
+
+
+def test_an_unreachable_slack_does_not_fail_the_run(run: RunState, tmp_path: Path, caplog) -> None:
+    log_path = tmp_path / "notifications.log"
+    notifier = FanOutNotifier(ConsoleNotifier(log_path), SlackNotifier("http://127.0.0.1:9/hook", timeout=0.5))
+    notifier.notify(run, "run failed")
+    assert "not delivered" in caplog.text
+    entry = json.loads(log_path.read_text().splitlines()[0])
+    assert entry["training_id"] == run.training_id and entry["message"] == "run failed"
