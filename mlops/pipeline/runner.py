@@ -15,7 +15,7 @@ from pathlib import Path
 from mlops.errors import MlopsError, RunStateError
 from mlops.pipeline.agents import AGENTS, Agent, Ports, apply_operator_decision
 from mlops.pipeline.flow import ANY_ERROR, FLOW, AwaitOperator, Choice, End, Flow, Task
-from mlops.pipeline.models import ErrorInfo, OperatorDecision, RunState
+from mlops.pipeline.models import ErrorInfo, OperatorDecision, RunState, utcnow
 from mlops.ports import RunStore
 
 log = logging.getLogger("mlops")
@@ -58,12 +58,21 @@ class LocalRunner:
                     f"training_id: run {training_id} is waiting for an operator; resume it with "
                     '"/mlops retrain key=value ..." or "/mlops abort [reason]"'
                 )
-            run = apply_operator_decision(run, decision)
+            run = apply_operator_decision(run, self._unless_expired(run, decision))
             # Kept at once: a run killed during the retrain resumes with the operator's answer, not without it.
             self.runs.checkpoint(run, next_state)
         elif decision is not None:
             raise RunStateError(f"training_id: run {training_id} is not waiting for an operator ({run.status})")
         return run, next_state
+
+    def _unless_expired(self, run: RunState, decision: OperatorDecision) -> OperatorDecision:
+        """An answer that comes after the wait's timeout ends the run instead, as Step Functions would."""
+        timeout = max(s.timeout_seconds for s in self.flow.states.values() if isinstance(s, AwaitOperator))
+        waited = (utcnow() - (run.events[-1].at if run.events else run.created_at)).total_seconds()
+        if waited < timeout:
+            return decision
+        reason = f"no operator answer within {timeout / 3600:g} h (the answer came after {waited / 3600:.1f} h)"
+        return OperatorDecision(action="abort", actor="mlops (timeout)", reason=reason)
 
     def _execute(self, run: RunState, state_name: str) -> RunState:
         self.runs.claim(run.training_id)
@@ -113,9 +122,7 @@ class LocalRunner:
             raise exc
         run.error = ErrorInfo(state=task.name, type=type(exc).__name__, message=str(exc))
         run.log(task.name, f"failed: {type(exc).__name__}: {exc}")
-        if not isinstance(
-            exc, MlopsError
-        ):  # a bug, not a user-facing failure: keep the traceback for the maintainers
+        if not isinstance(exc, MlopsError):  # a bug, not a user-facing failure: keep the traceback for the maintainers
             _save_traceback(self.ports.settings.home / "logs" / f"{run.training_id}.log", exc)
         return catch.next
 

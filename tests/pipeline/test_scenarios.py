@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops.errors import InvalidRequest, RunStateError
+from mlops.pipeline.models import OperatorDecision
 from tests.pipeline.conftest import IRIS, WEAK_TREE, wrapper_script
 
 
@@ -71,9 +72,7 @@ def test_training_crashes_three_times_keeps_the_previous_model(engine, tmp_path)
     # THEN it was retried 3 times with back-off, failed, and v1.0.0 is still current
     assert run.status == "failed"
     assert run.attempts[0].tries == 4
-    assert (
-        run.error is not None and run.error.type == "TrainingCrashed" and "out of memory" in run.error.message
-    )
+    assert run.error is not None and run.error.type == "TrainingCrashed" and "out of memory" in run.error.message
     assert sum("retry" in e.message for e in run.events) == 3
     assert crashing.registry.current("iris-classifier") == "v1.0.0"
     assert len(crashing.registry.versions("iris-classifier")) == 1
@@ -143,3 +142,23 @@ def test_versions_bump_by_what_changed(engine) -> None:
     assert changed.registered.version == "v1.1.0"
     other = engine.run(**{**IRIS, "algorithm": "gradient_boosting", "hyperparameters": {"n_estimators": 20}})
     assert other.registered.version == "v2.0.0"
+
+
+def test_an_answer_after_the_wait_timeout_ends_the_run(engine) -> None:
+    import dataclasses
+
+    from mlops.pipeline.flow import FLOW
+    from mlops.pipeline.runner import LocalRunner
+
+    # GIVEN a paused run, and an engine whose operator wait times out at once
+    run = engine.run(**WEAK_TREE)
+    impatient = dataclasses.replace(
+        FLOW, states={**FLOW.states, "AwaitOperator": dataclasses.replace(FLOW["AwaitOperator"], timeout_seconds=0)}
+    )
+    runner = LocalRunner(engine.services.ports, engine.services.runs, flow=impatient)
+    # WHEN the operator answers late
+    run = runner.resume(run.training_id, OperatorDecision(action="retrain", overrides={"max_depth": 5}))
+    # THEN the run ends as timed out instead of retraining, and says why
+    assert run.status == "failed"
+    assert run.operator is not None and run.operator.action == "abort" and "no operator answer" in run.operator.reason
+    assert len(run.attempts) == 1
