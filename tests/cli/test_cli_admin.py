@@ -204,17 +204,15 @@ def test_help_exits_0_with_an_example(mlops: Mlops, args: list[str]) -> None:
     assert "example" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the examples in `mlops --help` and `mlops run --help` (mlops/cli.py EPILOG, mlops/cli_commands.py) "
-    "name examples/iris-issue.md, which does not exist; the bundled request is mlops/examples/iris-request.yml",
-)
-def test_the_request_files_named_in_help_exist(mlops: Mlops) -> None:
-    text = mlops("--help").stdout + mlops("run", "--help").stdout
-    paths = set(re.findall(r"mlops (?:run|validate) (\S+)", text))
-    assert paths
-    missing = sorted(path for path in paths if not (REPO / path).is_file())
-    assert missing == []
+def test_the_request_files_in_the_help_examples_exist_and_are_valid(mlops: Mlops) -> None:
+    # GIVEN the examples of `mlops --help`, `mlops run --help` and `mlops validate --help`
+    text = "".join(mlops(*args).stdout for args in (["--help"], ["run", "--help"], ["validate", "--help"]))
+    paths = set(re.findall(r"^\s+mlops (?:run|validate) (\S+)", text, re.MULTILINE))
+    assert paths, text
+    # THEN each request file they name exists in the repository and validates
+    for path in sorted(paths):
+        result = mlops("validate", str(REPO / path))
+        assert result.returncode == 0, result
 
 
 def test_mlops_without_a_command_prints_usage_and_exits_2(mlops: Mlops) -> None:

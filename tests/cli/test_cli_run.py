@@ -180,11 +180,13 @@ def test_an_invalid_request_exits_2_and_creates_no_run(mlops: Mlops) -> None:
     request = request_file(mlops.root / "bad.yml", "Iris Tree", body)
     # WHEN it is run
     result = mlops("run", str(request), "--json")
-    # THEN it exits 2, names every problem with a fix, and no run was created
+    # THEN it exits 2 and names every problem with a fix, for people (stderr) and for machines (one JSON object)
     assert result.returncode == 2, result
     assert "did you mean 'max_retry'" in result.stderr, result
-    assert "max_depth" in result.stderr
-    assert result.stdout == ""
+    error = result.json()
+    assert error["error"] == "InvalidRequest"
+    assert [p.split(":")[0] for p in error["problems"]] == ["max_retires", "hyperparameters.max_depth"], error
+    # AND no run was created
     runs = mlops("runs", "list", "--json")
     assert runs.returncode == 0 and runs.json() == [], runs
 
