@@ -248,3 +248,24 @@ def test_admin_commands_on_an_empty_home_report_nothing_yet(mlops: Mlops) -> Non
         result = mlops(*args)
         assert result.returncode == 0, result
         assert result.json() == expected, result
+
+
+def test_a_bad_setting_is_a_usage_error_naming_the_variable(mlops: Mlops) -> None:
+    for variable, value in [("MLOPS_REPORT_LANG", "fr"), ("MLOPS_RETRY_DELAY", "soon"), ("MLOPS_KEEP_VERSIONS", "-1")]:
+        result = mlops("runs", "list", **{variable: value})
+        assert result.returncode == 2, result
+        assert result.stderr.startswith(f"{variable}: "), result
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MLOPS_HOME naming a file: opening the database raises FileExistsError (an internal error), and "
+    "mlops/cli.py _internal_error then crashes itself creating MLOPS_HOME/logs (NotADirectoryError), so the "
+    "user gets two Python tracebacks and exit 1 instead of one line naming MLOPS_HOME and exit 2",
+)
+def test_mlops_home_that_is_a_file_is_a_usage_error_without_a_traceback(mlops: Mlops) -> None:
+    not_a_directory = mlops.root / "home-file"
+    not_a_directory.write_text("")
+    result = mlops("runs", "list", MLOPS_HOME=str(not_a_directory))  # Mlops checks: no "Traceback" anywhere
+    assert result.returncode == 2, result
+    assert "MLOPS_HOME" in result.stderr, result
