@@ -83,6 +83,22 @@ def test_a_run_killed_during_training_resumes_and_registers_once(mlops: Mlops, t
     assert_resumes_to_one_version(mlops, row["training_id"])
 
 
+def test_ctrl_c_during_training_exits_130_and_says_how_to_resume(mlops: Mlops, tmp_path: Path) -> None:
+    # GIVEN a run whose trainer is running
+    training = tmp_path / "training-started"
+    slow = wrapper_script(tmp_path / "slow_trainer.py", f"open({str(training)!r}, 'w').close()\ntime.sleep(4)")
+    started = mlops.start("run", str(IRIS_REQUEST), MLOPS_TRAIN_COMMAND=slow)
+    row = wait_for(started, mlops, lambda row: row["next_state"] == "Train" and training.exists())
+    # WHEN the user presses Ctrl-C (SIGINT to the terminal's process group)
+    os.killpg(started.process.pid, signal.SIGINT)
+    interrupted = started.wait()
+    # THEN it exits 130 with one line saying how to continue, and `mlops resume <id>` finishes the run
+    assert interrupted.returncode == 130, interrupted
+    assert "`mlops resume <training_id>` continues" in interrupted.stderr, interrupted
+    assert mlops.run_rows() == [{**row, "status": "running"}]
+    assert_resumes_to_one_version(mlops, row["training_id"])
+
+
 @contextmanager
 def history_locked(mlops: Mlops) -> Iterator[None]:
     """Hold the history directory's append lock: a run gets through Register and Verify, then waits in Publish."""
