@@ -61,12 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _internal_error(exc: Exception) -> int:
     path = Path(os.environ.get("MLOPS_HOME") or ".mlops") / "logs" / "cli-error.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(traceback.format_exception(exc)))
-    print(
-        f"internal error: {type(exc).__name__}: {exc} (traceback saved to {path}; please report it)",
-        file=sys.stderr,
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(traceback.format_exception(exc)))
+        where = f"traceback saved to {path}"
+    except OSError:
+        where = "the traceback could not be saved"
+    print(f"internal error: {type(exc).__name__}: {exc} ({where}; please report it)", file=sys.stderr)
     return 1
 
 

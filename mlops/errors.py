@@ -46,6 +46,8 @@ class TrainingError(MlopsError):
 class RegistryError(MlopsError):
     """The model registry refused an operation (unknown model or version, nothing to roll back to)."""
 
+    exit_code = 2
+
 
 class RunStateError(MlopsError):
     """A run is not in a state that allows the requested action (resume a finished run, say)."""

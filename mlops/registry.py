@@ -38,7 +38,7 @@ MIN_KEEP = 5
 METADATA_FILE = "model_metadata.json"
 
 REGISTERING, REGISTERED, ROLLED_BACK = "registering", "registered", "rolled_back"
-MUTABLE_FIELDS = ("status", "previous_version")  # everything else is frozen into model_metadata.json
+MUTABLE_FIELDS = ("status", "previous_version", "verified")  # everything else is frozen into model_metadata.json
 
 Version = tuple[int, int, int]
 
@@ -163,6 +163,7 @@ class ModelRegistry:
                 "artifact_key": artifact_key(fields["model_id"], version),
                 "mlops_version": __version__,
                 "status": REGISTERING,
+                "verified": False,  # until its run's Verify step has loaded it back: retention spares it
             }
             self.backend.insert(record)
             return record
@@ -323,6 +324,11 @@ class ModelRegistry:
         available = ", ".join(r["version"] for r in records)
         raise RegistryError(f"registry: {model_id} has no version {version} (available: {available})")
 
+    def mark_verified(self, model_id: str, version: str) -> None:
+        """The version's run loaded it back and it reproduced its evaluation; retention may now count it."""
+        self.backend.update(model_id, version, {"verified": True})
+        self.prune(model_id)
+
     # --- retention -------------------------------------------------------------------------------------
 
     def prune(self, model_id: str) -> list[str]:
@@ -345,10 +351,15 @@ class ModelRegistry:
         current = self.backend.current(model_id)
         protected = {current, previous_version(records, current)}
         oldest = records[: max(0, len(records) - self.keep)]
-        return [record for record in oldest if record["version"] not in protected]
+        return [record for record in oldest if record["version"] not in protected and not _in_flight(record)]
 
 
 # --- helpers -------------------------------------------------------------------------------------------
+
+
+def _in_flight(record: dict[str, Any]) -> bool:
+    """Registered but not yet verified by its run: deleting it now would fail a run that did nothing wrong."""
+    return record["status"] == REGISTERED and record.get("verified") is False
 
 
 def artifact_key(model_id: str, version: str) -> str:

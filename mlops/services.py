@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlops.errors import UsageError
 from mlops.pipeline.agents import Ports
@@ -31,12 +33,22 @@ def build_services(
             f"MLOPS_BACKEND: '{settings.backend}' is not available from this command; use 'local' "
             "(the AWS engine is planned, see docs/architecture.md)"
         )
+    for directory, variable in ((settings.home, "MLOPS_HOME"), (settings.history_dir, "MLOPS_HISTORY_DIR")):
+        _check_writable_directory(directory, variable)
     return _local(settings, progress or (lambda line: None), on_step or (lambda state, run: None))
 
 
-def _local(
-    settings: Settings, progress: Callable[[str], None], on_step: Callable[[str, RunState], None]
-) -> Services:
+def _check_writable_directory(directory: Path, variable: str) -> None:
+    """Found unusable before a run starts, not after it trained and registered a model it cannot report."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{variable}: cannot use '{directory}' as a directory ({exc.strerror})") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"{variable}: '{directory}' is not writable")
+
+
+def _local(settings: Settings, progress: Callable[[str], None], on_step: Callable[[str, RunState], None]) -> Services:
     from mlops.backends.local.registry_db import SqliteRegistryBackend
     from mlops.backends.local.runs_db import SqliteRunStore
     from mlops.backends.local.store import LocalArtifactStore
@@ -49,9 +61,7 @@ def _local(
         settings=settings,
         store=store,
         registry=ModelRegistry(SqliteRegistryBackend(settings.db_path), store, keep=settings.keep_versions),
-        trainer=LocalTrainer(
-            store, command=settings.train_command, timeout=settings.train_timeout, progress=progress
-        ),
+        trainer=LocalTrainer(store, command=settings.train_command, timeout=settings.train_timeout, progress=progress),
         history=HistoryLog(settings.history_dir),
         notifier=_notifier(settings),
     )

@@ -268,6 +268,8 @@ def verify(run: RunState, ports: Ports) -> RunState:
     with ports.store.local_path(ref.artifact_key) as model_dir:
         ok, detail = verify_model(Path(model_dir))
     run.verify = VerifyResult(ok=ok, detail=detail)
+    if ok:
+        ports.registry.mark_verified(ref.model_id, ref.version)
     run.log("Verify", f"{ref.version}: {'ok' if ok else 'FAILED'}: {detail}")
     return run
 

@@ -43,9 +43,10 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 def register(
-    registry: ModelRegistry, source_dir: Path, training_id: str, **overrides: Any
+    registry: ModelRegistry, source_dir: Path, training_id: str, verified: bool = True, **overrides: Any
 ) -> tuple[str, Any]:
-    """Register with sensible defaults; returns (version, previous current version)."""
+    """Register with sensible defaults, then (as the pipeline's Verify does) mark it verified unless told not to;
+    returns (version, previous current version)."""
     arguments: dict[str, Any] = {
         "model_id": "iris-rf",
         "training_id": training_id,
@@ -61,6 +62,8 @@ def register(
         **overrides,
     }
     ref, previous = registry.register(**arguments)
+    if verified:
+        registry.mark_verified(ref.model_id, ref.version)
     return ref.version, previous
 
 
@@ -316,6 +319,19 @@ def test_retention_never_deletes_the_rollback_target_even_beyond_keep(
     ]  # fmt: skip
     assert registry.show("iris-rf")["previous"] == "v1.0.0"
     assert registry.store.exists("models/iris-rf/v1.0.0/model.joblib")
+
+
+def test_retention_spares_a_version_whose_run_has_not_verified_it_yet(
+    registry: ModelRegistry, model_dir: Path
+) -> None:
+    # GIVEN a run that registered v1.0.0 and is still on its way to Verify
+    register(registry, model_dir, "slow-run", verified=False)
+    # WHEN six faster runs register and verify theirs
+    register_many(registry, model_dir, 6)
+    # THEN the slow run's version is still there for it to verify, and goes once it is verified
+    assert registry.store.exists("models/iris-rf/v1.0.0/model.joblib")
+    registry.mark_verified("iris-rf", "v1.0.0")
+    assert "v1.0.0" not in [v["version"] for v in registry.versions("iris-rf")]
 
 
 def test_retention_spares_an_old_current_version_and_its_previous(tmp_path: Path, model_dir: Path) -> None:
