@@ -107,6 +107,9 @@ def paused(tmp_path_factory: pytest.TempPathFactory) -> Paused:
     """Two runs of a stump that misses its threshold, in one home; each test continues its own run."""
     mlops = Mlops(tmp_path_factory.mktemp("paused"))
     request = request_file(mlops.root / "weak-tree.yml", "Iris Tree", WEAK_TREE)
+    # the home's database exists before the two runs start together (creating it at once is a known bug: see
+    # test_cli_resilience.py::test_a_command_waits_while_another_process_is_creating_the_database)
+    assert mlops("runs", "list").returncode == 0
     human, machine = mlops.start("run", str(request)), mlops.start("run", str(request), "--json")
     return Paused(mlops, human.wait(), machine.wait())
 
