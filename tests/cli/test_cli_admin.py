@@ -109,33 +109,15 @@ def test_rollback_makes_the_previous_version_current_and_records_why(served_iris
 
 def test_rollback_to_a_version_that_does_not_exist_lists_the_available_ones(served_iris: ServedIris) -> None:
     result = served_iris.mlops("rollback", MODEL, "--to", "v9.9.9", "--reason", "x")
-    assert result.returncode in (1, 2), result
+    assert result.returncode == 2, result  # a user's mistake: invalid usage
     assert "v9.9.9" in result.stderr and "available: v1.0.0, v1.0.1" in result.stderr, result
     assert current_versions(served_iris.mlops.versions(MODEL)) == ["v1.0.1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RegistryError.exit_code is 1 (mlops/errors.py), so naming a version that does not exist exits 1 "
-    "(failed) instead of 2 (invalid request or usage)",
-)
-def test_rollback_to_a_version_that_does_not_exist_is_a_usage_error(served_iris: ServedIris) -> None:
-    assert served_iris.mlops("rollback", MODEL, "--to", "v9.9.9").returncode == 2
-
-
 def test_rollback_of_an_unknown_model_suggests_the_known_one(served_iris: ServedIris) -> None:
     result = served_iris.mlops("rollback", "iris-clasifier", "--reason", "x")
-    assert result.returncode in (1, 2), result
+    assert result.returncode == 2, result
     assert "did you mean 'iris-classifier'" in result.stderr, result
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="RegistryError.exit_code is 1 (mlops/errors.py), so a misspelt model id exits 1 (failed) "
-    "instead of 2 (invalid request or usage), unlike a misspelt training id (`mlops status`), which exits 2",
-)
-def test_rollback_of_an_unknown_model_is_a_usage_error(served_iris: ServedIris) -> None:
-    assert served_iris.mlops("rollback", "iris-clasifier").returncode == 2
 
 
 # --- history verify ----------------------------------------------------------------------------------------
@@ -257,12 +239,6 @@ def test_a_bad_setting_is_a_usage_error_naming_the_variable(mlops: Mlops) -> Non
         assert result.stderr.startswith(f"{variable}: "), result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MLOPS_HOME naming a file: opening the database raises FileExistsError (an internal error), and "
-    "mlops/cli.py _internal_error then crashes itself creating MLOPS_HOME/logs (NotADirectoryError), so the "
-    "user gets two Python tracebacks and exit 1 instead of one line naming MLOPS_HOME and exit 2",
-)
 def test_mlops_home_that_is_a_file_is_a_usage_error_without_a_traceback(mlops: Mlops) -> None:
     not_a_directory = mlops.root / "home-file"
     not_a_directory.write_text("")
