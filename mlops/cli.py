@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print(
-            "interrupted; `mlops resume <training_id>` continues a run from its last finished step",
+            "interrupted; `mlops runs list` shows the run, and `mlops resume <training_id>` continues it from its "
+            "last finished step",
             file=sys.stderr,
         )
         return 130

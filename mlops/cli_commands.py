@@ -159,13 +159,16 @@ def _do_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _services(args: argparse.Namespace, settings: Settings, quiet: bool = False) -> Any:
+def _services(args: argparse.Namespace, settings: Settings, quiet: bool = False, writes: bool = False) -> Any:
     from mlops.services import build_services
 
     if quiet:
-        return build_services(settings)
+        return build_services(settings, writes_history=writes)
     return build_services(
-        settings, progress=lambda line: _progress(line), on_step=lambda state, run: _say(args, f"  → {state}")
+        settings,
+        progress=lambda line: _progress(line),
+        on_step=lambda state, run: _say(args, f"  → {state}"),
+        writes_history=True,
     )
 
 
@@ -300,7 +303,7 @@ def _rollback(commands: Any) -> None:
 def _do_rollback(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
-    services = _services(args, settings, quiet=True)
+    services = _services(args, settings, quiet=True, writes=True)
     actor = args.actor or getpass.getuser()
     record = services.ports.registry.rollback(args.model_id, args.to, actor=actor, reason=args.reason)
     path = services.ports.history.record_rollback(record, lang=settings.report_lang)

@@ -27,14 +27,19 @@ def build_services(
     settings: Settings,
     progress: Callable[[str], None] | None = None,
     on_step: Callable[[str, RunState], None] | None = None,
+    *,
+    writes_history: bool = False,
 ) -> Services:
+    """The local engine's services. `writes_history` checks the history directory up front, for the commands
+    that write it (run, resume, rollback); read-only commands leave the file system as they found it."""
     if settings.backend != "local":
         raise UsageError(
             f"MLOPS_BACKEND: '{settings.backend}' is not available from this command; use 'local' "
             "(the AWS engine is planned, see docs/architecture.md)"
         )
-    for directory, variable in ((settings.home, "MLOPS_HOME"), (settings.history_dir, "MLOPS_HISTORY_DIR")):
-        _check_writable_directory(directory, variable)
+    _check_writable_directory(settings.home, "MLOPS_HOME")
+    if writes_history:
+        _check_writable_directory(settings.history_dir, "MLOPS_HISTORY_DIR")
     return _local(settings, progress or (lambda line: None), on_step or (lambda state, run: None))
 
 

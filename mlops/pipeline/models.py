@@ -21,8 +21,9 @@ def utcnow() -> datetime:
 
 
 def new_training_id(now: datetime | None = None) -> str:
-    """`train-20250110-123456-1a2b`: the spec's form plus a random suffix, so concurrent runs never collide."""
-    return f"train-{(now or utcnow()):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    """`train-20250110-123456-1a2b3c4d`: the spec's form plus 32 random bits, so concurrent runs do not collide
+    (the run store's primary key refuses the astronomically unlikely duplicate rather than mixing two runs)."""
+    return f"train-{(now or utcnow()):%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
 
 
 class IssueRef(BaseModel):

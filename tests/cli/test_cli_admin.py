@@ -245,3 +245,18 @@ def test_mlops_home_that_is_a_file_is_a_usage_error_without_a_traceback(mlops: M
     result = mlops("runs", "list", MLOPS_HOME=str(not_a_directory))  # Mlops checks: no "Traceback" anywhere
     assert result.returncode == 2, result
     assert "MLOPS_HOME" in result.stderr, result
+
+
+def test_read_only_commands_leave_the_file_system_alone(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # GIVEN an empty directory WHEN someone lists runs and models there THEN no history directory appears
+    env = {**os.environ, "MLOPS_HOME": str(tmp_path / "home")}
+    for args in (["runs", "list"], ["models", "list"], ["datasets", "list"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "mlops.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "training_history").exists()
