@@ -112,7 +112,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--long-trees", type=int, default=6000, help="trees for a ~20 s training")
+    parser.add_argument("--long-trees", type=int, default=15000, help="trees for a ~20 s training")
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--skip-concurrent", action="store_true")
     args = parser.parse_args()

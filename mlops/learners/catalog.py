@@ -86,7 +86,7 @@ def _bool(default: bool) -> Param:
 
 _SEED = {"random_state": _int(42, 0, 2**32 - 1, help="seed for reproducible results")}
 _FOREST = {
-    "n_estimators": _int(100, 1, 5000),
+    "n_estimators": _int(100, 1, 100_000),
     "max_depth": _int(None, 1, 1000, nullable=True),
     "min_samples_split": _int(2, 2, 10000),
     "min_samples_leaf": _int(1, 1, 10000),
@@ -95,7 +95,7 @@ _FOREST = {
     **_SEED,
 }
 _BOOSTING = {
-    "n_estimators": _int(100, 1, 5000),
+    "n_estimators": _int(100, 1, 100_000),
     "learning_rate": _float(0.1, 1e-6, 10.0),
     "max_depth": _int(3, 1, 100, nullable=True),
     "subsample": _float(1.0, 0.01, 1.0),
