@@ -94,20 +94,25 @@ def test_a_crash_then_success_is_retried_transparently(engine, tmp_path) -> None
     assert run.attempts[0].tries == 3
 
 
-def test_verification_failure_rolls_back_automatically(engine) -> None:
-    # GIVEN v1.0.0 is current
-    assert engine.run(**IRIS).status == "succeeded"
-    # WHEN the next registered artifact is corrupted on its way into the store (a bad disk, a bad upload)
+def _corrupt_models_on_their_way_into_the_store(engine, content: bytes) -> None:
+    """A bad disk or a bad upload: the registered copy of the model is not what training wrote."""
     store = engine.services.ports.store
     original_put_tree = store.put_tree
 
     def corrupting_put_tree(prefix, source_dir):
         if prefix.startswith("models/"):
             for model_file in source_dir.glob("model.*"):
-                model_file.write_bytes(b"not a model")
+                model_file.write_bytes(content)
         return original_put_tree(prefix, source_dir)
 
     store.put_tree = corrupting_put_tree
+
+
+def test_verification_failure_rolls_back_automatically(engine) -> None:
+    # GIVEN v1.0.0 is current
+    assert engine.run(**IRIS).status == "succeeded"
+    # WHEN the next registered artifact is corrupted on its way into the store
+    _corrupt_models_on_their_way_into_the_store(engine, b"not a model")
     run = engine.run(**{**IRIS, "hyperparameters": {"n_estimators": 40}})
     # THEN Verify catches it and the previous version is current again, and the history says so
     assert run.status == "failed"
@@ -120,16 +125,7 @@ def test_verification_failure_rolls_back_automatically(engine) -> None:
 
 
 def test_verification_failure_of_a_first_version_leaves_no_current_model(engine) -> None:
-    store = engine.services.ports.store
-    original_put_tree = store.put_tree
-
-    def corrupting_put_tree(prefix, source_dir):
-        if prefix.startswith("models/"):
-            for model_file in source_dir.glob("model.*"):
-                model_file.write_bytes(b"garbage")
-        return original_put_tree(prefix, source_dir)
-
-    store.put_tree = corrupting_put_tree
+    _corrupt_models_on_their_way_into_the_store(engine, b"garbage")
     run = engine.run(**IRIS)
     assert run.status == "failed"
     assert engine.registry.current("iris-classifier") is None
