@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -30,6 +29,3 @@ class ConsoleNotifier:
         with self.log_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
-
-def stderr_notifier(log_path: Path) -> ConsoleNotifier:
-    return ConsoleNotifier(log_path, sys.stderr)
