@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -145,16 +146,17 @@ def read_table(directory: Path) -> tuple[list[str], np.ndarray]:
     """The header and the numeric rows of every *.csv in a channel directory (sorted by name)."""
     files = _channel_files(Path(directory))
     header: list[str] = []
-    rows: list[list[float]] = []
+    parts: list[np.ndarray] = []
     for path in files:
         file_header, file_rows = _read_csv(path)
         if header and file_header != header:
             raise DatasetError(f"{path}: header {file_header} differs from {files[0].name}'s header {header}")
         header = file_header
-        rows.extend(file_rows)
-    if not rows:
+        parts.append(file_rows)
+    rows = np.vstack(parts)
+    if not len(rows):
         raise DatasetError(f"{directory}: the CSV files hold a header but no data rows")
-    return header, np.asarray(rows, dtype=np.float64)
+    return header, rows
 
 
 def _channel_files(directory: Path) -> list[Path]:
@@ -166,21 +168,38 @@ def _channel_files(directory: Path) -> list[Path]:
     return files
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[list[float]]]:
+def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
     try:
         return _read_csv_rows(path)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"{path}: not a readable UTF-8 CSV file ({exc})") from None
 
 
-def _read_csv_rows(path: Path) -> tuple[list[str], list[list[float]]]:
+def _fast_rows(path: Path, columns: int) -> np.ndarray | None:
+    """numpy's C reader: many times faster on large files. None when anything is off, so the careful reader
+    can say exactly which line and column is wrong."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": the caller reports that in its words
+            rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, encoding="utf-8-sig", quotechar='"')
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if rows.size == 0:
+        return np.empty((0, columns))
+    return rows if rows.shape[1] == columns and np.isfinite(rows).all() else None
+
+
+def _read_csv_rows(path: Path) -> tuple[list[str], np.ndarray]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]
         if not header or any(not name for name in header):
             raise DatasetError(f"{path}:1: the header row is missing or has an empty column name")
+        quick = _fast_rows(path, len(header))
+        if quick is not None:
+            return header, quick
         rows = [_parse_row(path, reader.line_num, header, row) for row in reader if row]
-    return header, rows
+    return header, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(header))
 
 
 def _parse_row(path: Path, line: int, header: list[str], row: list[str]) -> list[float]:

@@ -96,13 +96,18 @@ def _manifest(store: ArtifactStore, dataset_id: str, task: str, target: str) -> 
 
 
 def _entries(store: ArtifactStore, prefix: str) -> list[FileEntry]:
-    entries = []
-    for key in store.list(prefix):
-        if key.endswith(".csv"):
-            blob = store.get_bytes(key)
-            rows = max(0, blob.count(b"\n") - 1 + (0 if blob.endswith(b"\n") else 1))
-            entries.append(FileEntry(key=key, size=len(blob), sha256=hashlib.sha256(blob).hexdigest(), rows=rows))
-    return entries
+    return [_entry(store, key) for key in store.list(prefix) if key.endswith(".csv")]
+
+
+def _entry(store: ArtifactStore, key: str) -> FileEntry:
+    """Size, SHA-256 and row count of one CSV, streamed: a large file is never held in memory."""
+    digest, size, newlines, last = hashlib.sha256(), 0, 0, b"\n"
+    with store.local_path(key) as path, Path(path).open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size, newlines, last = size + len(chunk), newlines + chunk.count(b"\n"), chunk[-1:]
+    rows = max(0, newlines - 1 + (0 if last == b"\n" else 1))  # minus the header; a last line may lack its \n
+    return FileEntry(key=key, size=size, sha256=digest.hexdigest(), rows=rows)
 
 
 def train(run: RunState, ports: Ports) -> RunState:

@@ -26,6 +26,8 @@ def test_miss_then_retrain_then_pass(engine) -> None:
     assert engine.registry.current("iris-tree") == "v1.0.0"
     report = (engine.settings.history_dir / f"{run.training_id}.md").read_text()
     assert "max_depth" in report and "## 試行履歴" in report
+    assert (run.data.rows_train, run.data.rows_test) == (120, 30)  # iris: 150 rows, a fifth held out
+    assert "学習データサイズ: 120件" in report
 
 
 def test_retrains_exhausted_fails_cleanly(engine) -> None:
