@@ -251,3 +251,41 @@ def test_an_unusable_history_directory_is_refused_before_the_run_starts(mlops: M
     assert "MLOPS_HISTORY_DIR" in result.stderr, result
     assert mlops("runs", "list", "--json").json() == []
     assert mlops("models", "list", "--json").json() == []
+
+
+def test_the_readme_main_command_runs_the_full_pipeline(tmp_path) -> None:
+    """The Quickstart's first command, as written in the README, trains, registers and reports (§7.2)."""
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    (command,) = re.findall(r"^pip install \S+ && (mlops run \S+)$", (repo / "README.md").read_text(), re.M)
+    args = command.split()[1:]
+    env = {**os.environ, "MLOPS_HOME": str(tmp_path / "home"), "MLOPS_HISTORY_DIR": str(tmp_path / "history")}
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops.cli", *args, "--json"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "succeeded" and summary["version"] == "v1.0.0"
+    report = Path(summary["report"]).read_text()
+    headings = [
+        "# 学習結果レポート",
+        "## 基本情報",
+        "## データセット",
+        "## ハイパーパラメータ",
+        "## 評価結果",
+        "## モデル情報",
+        "## ステータス",
+    ]
+    positions = [report.index(heading) for heading in headings]
+    assert positions == sorted(positions)
