@@ -278,14 +278,5 @@ def test_the_readme_main_command_runs_the_full_pipeline(tmp_path) -> None:
     summary = json.loads(result.stdout)
     assert summary["status"] == "succeeded" and summary["version"] == "v1.0.0"
     report = Path(summary["report"]).read_text()
-    headings = [
-        "# 学習結果レポート",
-        "## 基本情報",
-        "## データセット",
-        "## ハイパーパラメータ",
-        "## 評価結果",
-        "## モデル情報",
-        "## ステータス",
-    ]
-    positions = [report.index(heading) for heading in headings]
+    positions = [report.index(heading) for heading in REPORT_HEADINGS_JA]
     assert positions == sorted(positions)
