@@ -327,6 +327,12 @@ def _history(commands: Any) -> None:
         _do_history,
     )
     parser.add_argument("action", choices=["list", "verify"])
+    parser.add_argument(
+        "--expect-head",
+        metavar="SHA256",
+        help="with verify: the newest record's sha256 as you noted it earlier (verify prints it); "
+        "catches a deleted newest record, which the chain alone cannot",
+    )
 
 
 def _do_history(args: argparse.Namespace, settings: Settings) -> int:
@@ -337,11 +343,13 @@ def _do_history(args: argparse.Namespace, settings: Settings) -> int:
         entries = log.entries()
         emit(args, entries, lambda: tabulate(entries, headers="keys") if entries else "no history yet")
         return 0
-    problems = log.verify()
+    problems, head = log.verify(expect_head=args.expect_head), log.head()
+    records = len(log.entries())
+    intact = f"history intact: {records} record(s) verified; head sha256 {head['sha256'] if head else '-'}"
     emit(
         args,
-        {"ok": not problems, "problems": problems, "records": len(log.entries())},
-        lambda: "\n".join(problems) if problems else f"history intact: {len(log.entries())} record(s) verified",
+        {"ok": not problems, "problems": problems, "records": records, "head": head},
+        lambda: "\n".join(problems) if problems else intact,
     )
     return 1 if problems else 0
 

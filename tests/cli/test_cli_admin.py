@@ -126,7 +126,26 @@ def test_rollback_of_an_unknown_model_suggests_the_known_one(served_iris: Served
 def test_history_verify_passes_on_an_untouched_history(served_iris: ServedIris) -> None:
     result = served_iris.mlops("history", "verify", "--json")
     assert result.returncode == 0, result
-    assert result.json() == {"ok": True, "problems": [], "records": 2}
+    report = result.json()
+    assert (report["ok"], report["problems"], report["records"]) == (True, [], 2)
+    assert report["head"]["seq"] == 2 and len(report["head"]["sha256"]) == 64
+
+
+def test_a_deleted_newest_record_is_caught_with_the_head_noted_earlier(
+    served_iris: ServedIris, tmp_path: Path
+) -> None:
+    # GIVEN the head sha256 noted after the second run
+    mlops = served_iris.copy(tmp_path / "copy")
+    head = mlops("history", "verify", "--json").json()["head"]["sha256"]
+    _, second = ids(served_iris)
+    # WHEN the newest record is deleted whole (the chain that remains is consistent)
+    for path in (mlops.history / f"{second}.json", mlops.history / f"{second}.md"):
+        path.unlink()
+    shutil.rmtree(mlops.history / second, ignore_errors=True)
+    assert mlops("history", "verify").returncode == 0  # the chain alone cannot tell
+    # THEN verifying against the noted head exits 1
+    result = mlops("history", "verify", "--expect-head", head)
+    assert result.returncode == 1, result
 
 
 def test_a_one_character_edit_of_a_report_fails_verification_naming_the_run(
@@ -225,7 +244,7 @@ def test_admin_commands_on_an_empty_home_report_nothing_yet(mlops: Mlops) -> Non
         (["runs", "list", "--json"], []),
         (["models", "list", "--json"], []),
         (["history", "list", "--json"], []),
-        (["history", "verify", "--json"], {"ok": True, "problems": [], "records": 0}),
+        (["history", "verify", "--json"], {"ok": True, "problems": [], "records": 0, "head": None}),
     ]:
         result = mlops(*args)
         assert result.returncode == 0, result
