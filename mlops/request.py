@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops.errors import InvalidRequest
-from mlops.learners.catalog import ALGORITHMS, TASKS_BY_LEARNING_TYPE, AlgorithmSpec, Param
+from mlops.learners.catalog import ALGORITHMS, TASKS_BY_LEARNING_TYPE, AlgorithmSpec, Param, algorithms_for
 from mlops.metric_specs import DEFAULT_METRIC, METRICS, metrics_for
 from mlops.suggest import did_you_mean
 
@@ -203,7 +203,7 @@ def _learning_type_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[s
         ]
     if spec.learning_type == req.learning_type:
         return []
-    same_type = ", ".join(sorted(n for n, s in ALGORITHMS.items() if s.learning_type == req.learning_type))
+    same_type = ", ".join(algorithms_for(req.learning_type))
     return [
         f"algorithm: '{req.algorithm}' is a {spec.learning_type} algorithm but learning_type is "
         f"'{req.learning_type}'; set learning_type: {spec.learning_type} or pick one of: {same_type}"

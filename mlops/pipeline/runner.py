@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlops.errors import MlopsError, RunStateError
@@ -37,16 +38,14 @@ class LocalRunner:
 
     def start(self, run: RunState) -> RunState:
         self.runs.create(run, self.flow.start)
-        return self._execute(run, self.flow.start)
+        with self._claimed(run.training_id):
+            return self._walk(run, self.flow.start)
 
     def resume(self, training_id: str, decision: OperatorDecision | None = None) -> RunState:
         """Continue a paused run with an operator's decision, or a killed run from its last checkpoint."""
-        self.runs.claim(training_id)
-        try:
+        with self._claimed(training_id):
             run, next_state = self._resumable(training_id, decision)
             return self._walk(run, next_state)
-        finally:
-            self.runs.release(training_id)
 
     def _resumable(self, training_id: str, decision: OperatorDecision | None) -> tuple[RunState, str]:
         run, next_state = self.runs.load(training_id)
@@ -74,12 +73,14 @@ class LocalRunner:
         reason = f"no operator answer within {timeout / 3600:g} h (the answer came after {waited / 3600:.1f} h)"
         return OperatorDecision(action="abort", actor="mlops (timeout)", reason=reason)
 
-    def _execute(self, run: RunState, state_name: str) -> RunState:
-        self.runs.claim(run.training_id)
+    @contextmanager
+    def _claimed(self, training_id: str) -> Iterator[None]:
+        """Only one process executes a run at a time; the claim goes when this one stops, however it stops."""
+        self.runs.claim(training_id)
         try:
-            return self._walk(run, state_name)
+            yield
         finally:
-            self.runs.release(run.training_id)
+            self.runs.release(training_id)
 
     def _walk(self, run: RunState, name: str) -> RunState:
         while True:
