@@ -6,13 +6,18 @@ import argparse
 import sys
 from typing import Any, Literal
 
-from tabulate import tabulate
-
 from mlops.cli import EXIT_FOR_STATUS, emit, require_file
 from mlops.commands import parse_command
 from mlops.errors import UsageError
 from mlops.pipeline.models import IssueRef, OperatorDecision, RunState, new_training_id
 from mlops.settings import Settings
+
+
+def tabulate(*args: Any, **kwargs: Any) -> str:
+    """tabulate's own, imported when first used: `run` prints its table only once the work is done."""
+    from tabulate import tabulate as render
+
+    return render(*args, **kwargs)
 
 
 def register_commands(commands: Any) -> None:
@@ -112,7 +117,10 @@ def _do_run(args: argparse.Namespace, settings: Settings) -> int:
         issue=IssueRef(title=args.title, number=args.issue, repository=args.repository),
     )
     _say(args, f"{run.training_id}: {request.algorithm} on {request.dataset_id or request.environment}")
-    return _finish(args, services.runner.start(run))
+    try:
+        return _finish(args, services.runner.start(run))
+    finally:
+        services.close()
 
 
 def _resume(commands: Any) -> None:
@@ -137,7 +145,10 @@ def _resume(commands: Any) -> None:
 def _do_resume(args: argparse.Namespace, settings: Settings) -> int:
     decision = _decision(args.command, args.actor) if args.command else None
     services = _services(args, settings)
-    return _finish(args, services.runner.resume(args.training_id, decision))
+    try:
+        return _finish(args, services.runner.resume(args.training_id, decision))
+    finally:
+        services.close()
 
 
 def _decision(comment: str, actor: str | None) -> OperatorDecision:
@@ -169,6 +180,7 @@ def _services(args: argparse.Namespace, settings: Settings, quiet: bool = False,
         progress=lambda line: _progress(line),
         on_step=lambda state, run: _say(args, f"  → {state}"),
         writes_history=True,
+        standby=getattr(args, "training_worker", None),
     )
 
 

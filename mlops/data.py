@@ -4,33 +4,30 @@ A dataset lives at `<root>/datasets/<dataset_id>/` with one directory per channe
 holding one or more CSV files with a header row, plus a `dataset.json` describing it. The bundled datasets are
 made from scikit-learn's own files (never downloaded) the first time they are asked for.
 
-Reading uses only numpy and the csv module, so a channel can be checked without importing scikit-learn.
+Reading a channel is `mlops.tables`' job; this module imports neither numpy nor scikit-learn until a bundled
+dataset has to be written, so the CLI can check a request's dataset id cheaply.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 import shutil
 import tempfile
-import warnings
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from mlops.errors import DatasetError
 from mlops.suggest import did_you_mean
 
+if TYPE_CHECKING:
+    import numpy as np
+
 TARGET = "target"
 TEST_SIZE = 0.2
 SPLIT_SEED = 42
-# A target with at most this many distinct integer values is read as class labels.
-MAX_CLASSES = 20
 DATASET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 # dataset id -> (scikit-learn loader, task)
@@ -140,103 +137,3 @@ def _write_csv(path: Path, features: list[str], x: np.ndarray, y: np.ndarray) ->
 def _number(value: Any) -> str:
     as_float = float(value)
     return str(int(as_float)) if as_float.is_integer() else repr(as_float)
-
-
-def read_table(directory: Path) -> tuple[list[str], np.ndarray]:
-    """The header and the numeric rows of every *.csv in a channel directory (sorted by name)."""
-    files = _channel_files(Path(directory))
-    header: list[str] = []
-    parts: list[np.ndarray] = []
-    for path in files:
-        file_header, file_rows = _read_csv(path)
-        if header and file_header != header:
-            raise DatasetError(f"{path}: header {file_header} differs from {files[0].name}'s header {header}")
-        header = file_header
-        parts.append(file_rows)
-    rows = np.vstack(parts)
-    if not len(rows):
-        raise DatasetError(f"{directory}: the CSV files hold a header but no data rows")
-    return header, rows
-
-
-def _channel_files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        raise DatasetError(f"{directory}: the data directory does not exist")
-    files = sorted(p for p in directory.glob("*.csv") if p.is_file())
-    if not files:
-        raise DatasetError(f"{directory}: no *.csv files in the data directory")
-    return files
-
-
-def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
-    try:
-        return _read_csv_rows(path)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{path}: not a readable UTF-8 CSV file ({exc})") from None
-
-
-def _fast_rows(path: Path, columns: int) -> np.ndarray | None:
-    """numpy's C reader: many times faster on large files. None when anything is off, so the careful reader
-    can say exactly which line and column is wrong."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "input contained no data": the caller reports that in its words
-            rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, encoding="utf-8-sig", quotechar='"')
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if rows.size == 0:
-        return np.empty((0, columns))
-    return rows if rows.shape[1] == columns and np.isfinite(rows).all() else None
-
-
-def _read_csv_rows(path: Path) -> tuple[list[str], np.ndarray]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = [name.strip() for name in next(reader, [])]
-        if not header or any(not name for name in header):
-            raise DatasetError(f"{path}:1: the header row is missing or has an empty column name")
-        quick = _fast_rows(path, len(header))
-        if quick is not None:
-            return header, quick
-        rows = [_parse_row(path, reader.line_num, header, row) for row in reader if row]
-    return header, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(header))
-
-
-def _parse_row(path: Path, line: int, header: list[str], row: list[str]) -> list[float]:
-    if len(row) != len(header):
-        raise DatasetError(f"{path}:{line}: {len(row)} values, but the header has {len(header)} columns")
-    return [_parse_value(path, line, column, text) for column, text in enumerate(row, start=1)]
-
-
-def _parse_value(path: Path, line: int, column: int, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise DatasetError(f"{path}:{line}:{column}: '{text}' is not a finite number (every value must be numeric)")
-    return value
-
-
-def infer_task(target_values: Sequence[float] | np.ndarray) -> str:
-    """'classification' for a target of few distinct integer values, 'regression' otherwise."""
-    values = np.asarray(target_values, dtype=np.float64)
-    distinct = np.unique(values)
-    few = len(distinct) <= MAX_CLASSES and len(distinct) < max(2, len(values))
-    return "classification" if few and bool(np.all(distinct == np.round(distinct))) else "regression"
-
-
-def split_target(header: list[str], rows: np.ndarray, target: str) -> tuple[list[str], np.ndarray, np.ndarray | None]:
-    """(feature names, X, y); y is None when the table has no `target` column."""
-    if target not in header:
-        return list(header), rows, None
-    index = header.index(target)
-    features = [name for i, name in enumerate(header) if i != index]
-    return features, np.delete(rows, index, axis=1), rows[:, index]
-
-
-def load_xy(directory: Path, target: str = TARGET) -> tuple[np.ndarray, np.ndarray | None]:
-    """The feature matrix and target vector of a channel (y is None when there is no target column)."""
-    header, rows = read_table(directory)
-    _, x, y = split_target(header, rows, target)
-    return x, y

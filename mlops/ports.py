@@ -64,7 +64,17 @@ class Notifier(Protocol):
 
 
 class Trainer(Protocol):
-    """Runs the script-mode training entry point for one try; raises TrainingCrashed (retryable) or
-    TrainingError (the input is wrong: not retried)."""
+    """The training runtime (where the ML libraries are): trains, and verifies what was registered."""
 
-    def train(self, job: TrainingJob) -> TrainingResult: ...
+    def train(self, job: TrainingJob) -> TrainingResult:
+        """One try of the script-mode entry point; raises TrainingCrashed (retryable) or TrainingError (the
+        input is wrong: not retried)."""
+        ...
+
+    def verify(self, artifact_key: str) -> tuple[bool, str]:
+        """(ok, detail): does the model stored under `artifact_key` load and reproduce its recorded holdout?"""
+        ...
+
+    def close(self) -> None:
+        """Let go of whatever the trainer keeps between steps (a warm process, say)."""
+        ...

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops.errors import UsageError
 from mlops.pipeline.agents import Ports
@@ -15,12 +16,18 @@ from mlops.pipeline.runner import LocalRunner
 from mlops.ports import Notifier, RunStore
 from mlops.settings import Settings
 
+if TYPE_CHECKING:
+    from mlops.backends.local.processes import TrainingWorker
+
 
 @dataclass
 class Services:
     ports: Ports
     runs: RunStore
     runner: LocalRunner
+
+    def close(self) -> None:
+        self.ports.trainer.close()
 
 
 def build_services(
@@ -29,9 +36,11 @@ def build_services(
     on_step: Callable[[str, RunState], None] | None = None,
     *,
     writes_history: bool = False,
+    standby: TrainingWorker | None = None,
 ) -> Services:
     """The local engine's services. `writes_history` checks the history directory up front, for the commands
-    that write it (run, resume, rollback); read-only commands leave the file system as they found it."""
+    that write it (run, resume, rollback); read-only commands leave the file system as they found it.
+    `standby` is a training worker started before the services, to be used for the first training."""
     if settings.backend != "local":
         raise UsageError(
             f"MLOPS_BACKEND: '{settings.backend}' is not available from this command; use 'local' "
@@ -40,7 +49,7 @@ def build_services(
     _check_writable_directory(settings.home, "MLOPS_HOME")
     if writes_history:
         _check_writable_directory(settings.history_dir, "MLOPS_HISTORY_DIR")
-    return _local(settings, progress or (lambda line: None), on_step or (lambda state, run: None))
+    return _local(settings, progress or (lambda line: None), on_step or (lambda state, run: None), standby)
 
 
 def _check_writable_directory(directory: Path, variable: str) -> None:
@@ -53,7 +62,12 @@ def _check_writable_directory(directory: Path, variable: str) -> None:
         raise UsageError(f"{variable}: '{directory}' is not writable")
 
 
-def _local(settings: Settings, progress: Callable[[str], None], on_step: Callable[[str, RunState], None]) -> Services:
+def _local(
+    settings: Settings,
+    progress: Callable[[str], None],
+    on_step: Callable[[str, RunState], None],
+    standby: TrainingWorker | None,
+) -> Services:
     from mlops.backends.local.registry_db import SqliteRegistryBackend
     from mlops.backends.local.runs_db import SqliteRunStore
     from mlops.backends.local.store import LocalArtifactStore
@@ -66,7 +80,9 @@ def _local(settings: Settings, progress: Callable[[str], None], on_step: Callabl
         settings=settings,
         store=store,
         registry=ModelRegistry(SqliteRegistryBackend(settings.db_path), store, keep=settings.keep_versions),
-        trainer=LocalTrainer(store, command=settings.train_command, timeout=settings.train_timeout, progress=progress),
+        trainer=LocalTrainer(
+            store, command=settings.train_command, timeout=settings.train_timeout, progress=progress, standby=standby
+        ),
         history=HistoryLog(settings.history_dir),
         notifier=_notifier(settings),
     )

@@ -51,13 +51,13 @@ def prepare_data(run: RunState, ports: Ports) -> RunState:
     if run.request.learning_type == "reinforcement":
         run.log("PrepareData", f"environment {run.request.environment}: no dataset needed")
         return run
-    from mlops import data  # numpy: only where datasets are read
+    from mlops import data
 
     dataset_id = run.request.dataset_id or ""
     directory = data.ensure_dataset(ports.store.root, dataset_id)
     info = _dataset_info(directory)
     target = info.get("target", data.TARGET)
-    task = run.request.task or info.get("task") or _infer_task(data, directory / "train", target)
+    task = run.request.task or info.get("task") or _infer_task(directory / "train", target)
     run.data = _manifest(ports.store, dataset_id, task, target)
     if run.request.task is None:
         run.request = run.request.with_task(task)
@@ -70,11 +70,13 @@ def _dataset_info(directory: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _infer_task(data: Any, train_dir: Path, target: str) -> str:
-    header, rows = data.read_table(train_dir)
+def _infer_task(train_dir: Path, target: str) -> str:
+    from mlops import tables  # numpy: only where a table is read
+
+    header, rows = tables.read_table(train_dir)
     if target not in header:
         raise DatasetError(f"dataset: no '{target}' column in {train_dir.name}/ (columns: {', '.join(header)})")
-    return str(data.infer_task(rows[:, header.index(target)]))
+    return str(tables.infer_task(rows[:, header.index(target)]))
 
 
 def _manifest(store: ArtifactStore, dataset_id: str, task: str, target: str) -> DataManifest:
@@ -265,13 +267,10 @@ def _stage_artifacts(store: Any, output_key: str, staging: Path) -> None:
 
 def verify(run: RunState, ports: Ports) -> RunState:
     """Load the registered artifact back from the store and check it reproduces its evaluation."""
-    from mlops.training.verify import verify_model  # scikit-learn: only where models are loaded
-
     ref = run.registered
     if ref is None:
         raise TrainingError("nothing was registered to verify")
-    with ports.store.local_path(ref.artifact_key) as model_dir:
-        ok, detail = verify_model(Path(model_dir))
+    ok, detail = ports.trainer.verify(ref.artifact_key)
     run.verify = VerifyResult(ok=ok, detail=detail)
     if ok:
         ports.registry.mark_verified(ref.model_id, ref.version)

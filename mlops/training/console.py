@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 PREFIX = "[mlops]"
+WORKER_REPLY = f"{PREFIX} worker "  # the training worker's answer to a command (mlops.training.worker)
 
 
 def _one_line(text: str) -> str:

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from mlops.data import infer_task
 from mlops.errors import InvalidRequest
 from mlops.learners.catalog import AlgorithmSpec
 from mlops.metric_specs import DEFAULT_METRIC, get_metric
+from mlops.tables import infer_task
 
 HOLDOUT_ROWS = 50  # test rows whose predictions are recorded for the Verify step
 # Hyperparameters that seed an algorithm: mlops_seed fills them in unless the request sets them itself.

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlops.data import read_table, split_target
 from mlops.errors import DatasetError
+from mlops.tables import read_table, split_target
 from mlops.training.environment import ScriptModeEnvironment
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlops.data import BUNDLED, ensure_dataset, infer_task, list_datasets, load_xy, read_table
+from mlops.data import BUNDLED, ensure_dataset, list_datasets
 from mlops.errors import DatasetError
+from mlops.tables import infer_task, load_xy, read_table
 
 
 @pytest.fixture(scope="module")

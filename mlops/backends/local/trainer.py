@@ -1,6 +1,9 @@
-"""Trainer port, locally: the script-mode entry point in a subprocess with SageMaker's `SM_*` contract.
+"""Trainer port, locally: the script-mode entry point in a child process with SageMaker's `SM_*` contract.
 
-The same entry point runs in a SageMaker framework container, so what passes here passes there.
+The same entry point runs in a SageMaker framework container, so what passes here passes there. By default the
+child is a training worker (`mlops.training.worker`), possibly started before the run was even created, that
+afterwards verifies the registered model; MLOPS_TRAIN_COMMAND replaces it by a command of your own, run once per
+try, and verification then gets a worker of its own.
 """
 
 from __future__ import annotations
@@ -8,23 +11,19 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import os
 import shlex
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlops.backends.local.processes import Finished, TimedOut, TrainingWorker, run_once
 from mlops.backends.local.store import LocalArtifactStore
 from mlops.errors import TrainingCrashed, TrainingError
 from mlops.pipeline.models import TrainingJob, TrainingResult
 
-DEFAULT_COMMAND = (sys.executable, "-m", "mlops.training")
 NOT_RETRYABLE_EXIT = 2  # the entry point's code for "retrying would give the same result"
 
 
@@ -36,33 +35,79 @@ class LocalTrainer:
         command: str | None = None,
         timeout: float = 3600.0,
         progress: Callable[[str], None] = lambda line: None,
+        standby: TrainingWorker | None = None,
     ) -> None:
         self.store = store
-        self.command = shlex.split(command) if command else list(DEFAULT_COMMAND)
+        self.command = shlex.split(command) if command else None
         self.timeout = timeout
         self.progress = progress
+        self._standby = standby  # started early, not used yet
+        self._trained: TrainingWorker | None = None  # trained the last try; kept to verify what it made
 
     def train(self, job: TrainingJob) -> TrainingResult:
         with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
             model_dir, output_dir = Path(tmp, "model"), Path(tmp, "output")
             started = time.monotonic()
-            self._run(self._environment(job, model_dir, output_dir))
+            _raise_for_exit(self._execute(self._environment(job, model_dir, output_dir)))
             duration = time.monotonic() - started
             evaluation = _read_evaluation(output_dir)
             self.store.put_tree(f"{job.output_prefix}/model", model_dir)
             self.store.put_tree(f"{job.output_prefix}/output", output_dir)
         return TrainingResult(output_prefix=job.output_prefix, evaluation=evaluation, duration_seconds=duration)
 
+    def verify(self, artifact_key: str) -> tuple[bool, str]:
+        """Load a registered artifact back in the training runtime and re-check the holdout it recorded."""
+        worker, self._trained = self._trained or self._take_standby(), None
+        try:
+            with self.store.local_path(artifact_key) as model_dir:
+                return worker.verify(Path(model_dir), self.timeout)
+        except TimedOut:
+            return False, f"verification did not finish within {self.timeout:g} s"
+        finally:
+            worker.close()
+
+    def close(self) -> None:
+        for worker in (self._standby, self._trained):
+            if worker is not None:
+                worker.close()
+        self._standby = self._trained = None
+
+    def _execute(self, environment: dict[str, str]) -> Finished:
+        threading.Thread(target=_prewarm, daemon=True).start()
+        try:
+            if self.command is not None:
+                return run_once(self.command, environment, self.timeout, self.progress)
+            return self._train_in_worker(environment)
+        except TimedOut:
+            raise TrainingCrashed(f"training timed out after {self.timeout:g} s and was stopped") from None
+
+    def _train_in_worker(self, environment: dict[str, str]) -> Finished:
+        self._close_trained()
+        worker = self._take_standby()
+        finished = worker.train(environment, self.timeout, self.progress)
+        if finished.code == 0:
+            self._trained = worker
+        else:  # a failed try may have left the process in any state: the next try gets a fresh one
+            worker.close()
+        return finished
+
+    def _close_trained(self) -> None:
+        if self._trained is not None:
+            self._trained.close()
+            self._trained = None
+
+    def _take_standby(self) -> TrainingWorker:
+        worker, self._standby = self._standby or TrainingWorker(), None
+        return worker
+
     def _environment(self, job: TrainingJob, model_dir: Path, output_dir: Path) -> dict[str, str]:
         for directory in (model_dir, output_dir):
             directory.mkdir()
         channels = {"train": job.train_key, "test": job.test_key}
         env = {
-            **os.environ,
             "SM_MODEL_DIR": str(model_dir),
             "SM_OUTPUT_DATA_DIR": str(output_dir),
             "SM_HPS": json.dumps(job.hyperparameters),
-            "PYTHONUNBUFFERED": "1",
             "SM_CHANNELS": json.dumps([name for name, key in channels.items() if key]),
         }
         for name, key in channels.items():
@@ -70,49 +115,20 @@ class LocalTrainer:
                 env[f"SM_CHANNEL_{name.upper()}"] = str(self.store.root / key)
         return env
 
-    def _run(self, env: dict[str, str]) -> None:
-        threading.Thread(target=_prewarm, daemon=True).start()
-        process = subprocess.Popen(
-            self.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
-        )
-        stderr_tail: deque[str] = deque(maxlen=20)
-        readers = [
-            threading.Thread(target=self._pump, args=(process.stdout, self.progress), daemon=True),
-            threading.Thread(target=self._pump, args=(process.stderr, stderr_tail.append), daemon=True),
-        ]
-        for reader in readers:
-            reader.start()
-        try:
-            code = process.wait(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise TrainingCrashed(f"training timed out after {self.timeout:g} s and was stopped") from None
-        for reader in readers:
-            reader.join(timeout=5)
-        _raise_for_exit(code, list(stderr_tail))
-
-    @staticmethod
-    def _pump(stream: Any, sink: Callable[[str], object]) -> None:
-        for line in stream:
-            sink(line.rstrip("\n"))
-
 
 def _prewarm() -> None:
-    """This process only waits while the trainer runs: import what Verify and Publish need meanwhile, on the
-    otherwise idle core, so they do not pay for scikit-learn's and skops' imports after training."""
-    for module in ("mlops.report", "mlops.training.verify", "skops.io", "sklearn.pipeline", "sklearn.ensemble"):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
+    """This process only waits while the trainer runs: import what Publish needs meanwhile."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module("mlops.report")
 
 
-def _raise_for_exit(code: int, stderr_tail: list[str]) -> None:
-    if code == 0:
+def _raise_for_exit(finished: Finished) -> None:
+    if finished.code == 0:
         return
-    detail = " | ".join(line for line in stderr_tail[-5:] if line.strip()) or "no error output"
-    if code == NOT_RETRYABLE_EXIT:
+    detail = " | ".join(line for line in finished.tail[-5:] if line.strip()) or "no error output"
+    if finished.code == NOT_RETRYABLE_EXIT:
         raise TrainingError(f"training failed (retrying would not help): {detail}")
-    raise TrainingCrashed(f"training exited with code {code}: {detail}")
+    raise TrainingCrashed(f"training exited with code {finished.code}: {detail}")
 
 
 def _read_evaluation(output_dir: Path) -> dict[str, Any]:

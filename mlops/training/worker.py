@@ -1,0 +1,91 @@
+"""`python -m mlops.training.worker`: the training runtime of one local run, started early and kept warm.
+
+The local engine starts it the moment `mlops run` starts, so this interpreter boots while the request is still
+being validated, and keeps it after training so that Verify reloads the registered model with libraries that are
+already imported. Commands arrive one JSON object per line on stdin:
+
+    {"op": "train", "environment": {"SM_MODEL_DIR": "...", ...}}   the script-mode entry point, once
+    {"op": "verify", "model_dir": "..."}                            reload a saved model, re-check its holdout
+
+Each is answered by one line on stdout, after the command's own output (the entry point's progress lines):
+
+    [mlops] worker {"op": "train", "exit": 0}
+    [mlops] worker {"op": "verify", "ok": true, "detail": "..."}
+
+The worker leaves when stdin closes. On Linux it is also killed when the engine dies, so a `kill -9` of
+`mlops run` leaves no training behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from mlops.training import entrypoint
+from mlops.training.console import WORKER_REPLY
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def main(commands: TextIO = sys.stdin) -> None:
+    # Ctrl-C reaches the whole process group; the engine decides what it means and then closes our stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    for line in commands:
+        if line.strip():
+            _reply(_handle(line))
+    _leave()
+
+
+def _handle(line: str) -> dict[str, Any]:
+    try:
+        command = json.loads(line)
+        return {"op": command["op"], **_HANDLERS[command["op"]](command)}
+    except (ValueError, KeyError, TypeError) as exc:  # the engine and the worker disagree: say so, never hang
+        return {"op": "error", "detail": f"bad worker command {line.strip()[:200]!r}: {type(exc).__name__}: {exc}"}
+
+
+def _train(command: dict[str, Any]) -> dict[str, Any]:
+    return {"exit": entrypoint.main(dict(command["environment"]))}
+
+
+def _verify(command: dict[str, Any]) -> dict[str, Any]:
+    from mlops.training.verify import verify_model
+
+    ok, detail = verify_model(Path(command["model_dir"]))
+    return {"ok": ok, "detail": detail}
+
+
+_HANDLERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"train": _train, "verify": _verify}
+
+
+def _reply(reply: dict[str, Any]) -> None:
+    sys.stderr.flush()  # the command's own output first: the engine reads one stream
+    print(WORKER_REPLY + json.dumps(reply, ensure_ascii=False), flush=True)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when the engine that started it dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the engine died before the request took effect
+        _leave()
+
+
+def _leave() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # nothing is open or unwritten; skip the interpreter's slow teardown
+
+
+if __name__ == "__main__":
+    main()
