@@ -358,8 +358,10 @@ class ModelRegistry:
 
 
 def _in_flight(record: dict[str, Any]) -> bool:
-    """Registered but not yet verified by its run: deleting it now would fail a run that did nothing wrong."""
-    return record["status"] == REGISTERED and record.get("verified") is False
+    """Still being copied in, or registered but not yet verified by its run: deleting it now would fail a run
+    that did nothing wrong (with ten runs at once, an older version can still be copying while newer ones
+    are promoted and prune)."""
+    return record["status"] == REGISTERING or (record["status"] == REGISTERED and record.get("verified") is False)
 
 
 def artifact_key(model_id: str, version: str) -> str:

@@ -334,6 +334,25 @@ def test_retention_spares_a_version_whose_run_has_not_verified_it_yet(
     assert "v1.0.0" not in [v["version"] for v in registry.versions("iris-rf")]
 
 
+def test_retention_spares_a_version_still_being_copied_in(
+    registry: ModelRegistry, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a run that reserved v1.0.0 and was cut off while copying its model in (as a slow copy looks to others)
+    def cut_off(key: str, data: bytes) -> None:
+        raise OSError("still copying")
+
+    monkeypatch.setattr(registry.store, "put_bytes", cut_off)
+    with pytest.raises(OSError):
+        register(registry, model_dir, "slow-copy")
+    monkeypatch.undo()
+    # WHEN six faster runs register, promote and prune
+    register_many(registry, model_dir, 6)
+    # THEN the reserved version and what it copied so far survive, and the slow run still completes it
+    assert registry.store.exists("models/iris-rf/v1.0.0/model.joblib")
+    assert register(registry, model_dir, "slow-copy")[0] == "v1.0.0"
+    assert registry.store.exists("models/iris-rf/v1.0.0/model_metadata.json")
+
+
 def test_retention_spares_an_old_current_version_and_its_previous(tmp_path: Path, model_dir: Path) -> None:
     # GIVEN seven versions (kept by a generous setting) and current rolled back to the second oldest
     register_many(open_registry(tmp_path, keep=10), model_dir, 7)
