@@ -203,6 +203,9 @@ def _require_mapping(data: Any, what: str) -> dict[str, Any]:
 def _yaml_error_problem(exc: yaml.YAMLError, text: str, what: str, line_offset: int) -> InvalidRequest:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
+    if "maximum nesting depth" in problem:  # PyYAML >= 6.0.3 stops deep flow collections in its scanner, first
+        line = 0 if mark is None else mark.line + 1
+        return InvalidRequest(f"{what}: line {line + line_offset}: {_too_deep_message()}")
     where = f" at line {mark.line + 1 + line_offset}, column {mark.column + 1}" if mark is not None else ""
     return InvalidRequest(f"{what}: YAML error{where}: {problem}; {_hint(exc, text, mark)}")
 
