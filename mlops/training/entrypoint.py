@@ -24,12 +24,10 @@ Exit status: 0 success; 2 bad input ("[mlops] error <message>" on stderr); 1 tra
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import InvalidRequest, MlopsError, TrainingError
@@ -39,6 +37,7 @@ from mlops.training import console, outputs
 from mlops.training.environment import ScriptModeEnvironment
 from mlops.training.hyperparameters import CRASH, Control, decode_params, parse_hps, split_control
 from mlops.training.job import Job, Outcome, effective_params, resolve_metric, resolve_task
+from mlops.training.plotter import Plotter
 
 if TYPE_CHECKING:
     from mlops.training.tabular import Split
@@ -79,12 +78,16 @@ def run(env: ScriptModeEnvironment) -> None:
     console.progress("setup", f"{job.spec.name}: task {job.task}, metric {job.metric}, seed {job.seed}")
     if control.fail == CRASH:
         raise SimulatedCrash("simulated training crash (mlops_fail=crash test hook)")
-    started = time.monotonic()
-    outcome = train(job)
-    duration = time.monotonic() - started
-    _require_finite(outcome.metrics)
-    _report_metrics(job, outcome)
-    _write_outputs(env, job, outcome, duration)
+    plotter = Plotter.start()  # inputs are checked: from here on matplotlib loads beside the training
+    try:
+        started = time.monotonic()
+        outcome = train(job)
+        duration = time.monotonic() - started
+        _require_finite(outcome.metrics)
+        _report_metrics(job, outcome)
+        _write_outputs(env, job, outcome, duration, plotter)
+    finally:
+        plotter.finish()
     console.progress("done", f"{job.metric}={console.format_float(outcome.metrics[job.metric])}")
 
 
@@ -166,9 +169,9 @@ def _report_metrics(job: Job, outcome: Outcome) -> None:
         console.warning(f"metrics not computed: {', '.join(missing)}")
 
 
-def _write_outputs(env: ScriptModeEnvironment, job: Job, outcome: Outcome, duration: float) -> None:
+def _write_outputs(env: ScriptModeEnvironment, job: Job, outcome: Outcome, duration: float, plotter: Plotter) -> None:
     console.progress("plot", f"drawing plots into {env.plots_dir}")
-    plotter = _draw_in_background(outcome, env.plots_dir)
+    plotter.draw(outcome.figures, env.plots_dir)
     console.progress("save", f"writing the model to {env.model_dir}")
     env.model_dir.mkdir(parents=True, exist_ok=True)
     outcome.save(env.model_dir)
@@ -176,35 +179,3 @@ def _write_outputs(env: ScriptModeEnvironment, job: Job, outcome: Outcome, durat
     evaluation = outputs.evaluation(job, outcome, duration)
     outputs.write_json(env.output_dir / outputs.EVALUATION, evaluation)
     outputs.write_json(env.model_dir / outputs.EVALUATION, evaluation)
-    _finish_drawing(plotter, outcome, env.plots_dir)
-
-
-def _draw_in_background(outcome: Outcome, plots_dir: Path) -> int | None:
-    """Draw the plots in a forked child while this process saves the model: the two take about as long, and
-    a training job has a second core. Returns the child's pid, or None where fork is unavailable."""
-    if not hasattr(os, "fork"):
-        return None
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: draw, then leave without running the parent's exit handlers
-        code = 0
-        try:
-            outcome.draw(plots_dir)
-        except BaseException as exc:  # reported by the parent through the exit code
-            console.warning(f"plots failed: {type(exc).__name__}: {exc}")
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    return pid
-
-
-def _finish_drawing(plotter: int | None, outcome: Outcome, plots_dir: Path) -> None:
-    if plotter is None:
-        outcome.draw(plots_dir)
-        return
-    _, status = os.waitpid(plotter, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        console.warning("plots were not drawn; the model and its evaluation are complete")

@@ -13,6 +13,7 @@ from mlops.errors import InvalidRequest
 from mlops.learners.catalog import AlgorithmSpec
 from mlops.metric_specs import DEFAULT_METRIC, get_metric
 from mlops.tables import infer_task
+from mlops.training.plots import Figure
 
 HOLDOUT_ROWS = 50  # test rows whose predictions are recorded for the Verify step
 # Hyperparameters that seed an algorithm: mlops_seed fills them in unless the request sets them itself.
@@ -37,7 +38,7 @@ class Outcome:
     n_test: int
     holdout: dict[str, Any]
     save: Callable[[Path], None]  # writes the model files into the model directory
-    draw: Callable[[Path], None]  # writes the PNG plots into the plots directory
+    figures: list[Figure]  # the PNG plots, as data
     features: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # extra evaluation.json content (confusion matrix)
 

@@ -8,7 +8,6 @@ There are no data channels. The agent classes (`mlops.learners.rl`) share one in
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from mlops import metrics
@@ -44,7 +43,7 @@ def run_reinforcement(job: Job) -> Outcome:
         n_test=len(evaluation["returns"]),
         holdout=_holdout(agent, evaluation, seed),
         save=agent.save,
-        draw=lambda plots_dir: _draw_returns(plots_dir, training_returns),
+        figures=[plots.return_curve(training_returns)],
     )
 
 
@@ -79,6 +78,3 @@ def _holdout(agent: Any, evaluation: dict[str, Any], seed: int) -> dict[str, Any
         "returns": [float(r) for r in evaluation["returns"]],
     }
 
-
-def _draw_returns(plots_dir: Path, training_returns: list[float]) -> None:
-    plots.return_curve(plots_dir / "return_curve.png", training_returns)

@@ -36,19 +36,16 @@ def _evaluate_classifier(model: Any, x_test: np.ndarray, y_test: np.ndarray) -> 
     scores = learner.class_scores(model, x_test)
     classes = learner.classes(model)
     labels, matrix = metrics.confusion(y_test, predictions)
-
-    def draw(plots_dir: Path) -> None:
-        plots.confusion_matrix(plots_dir / "confusion_matrix.png", labels, matrix)
-        if scores is not None:
-            plots.roc(plots_dir / "roc.png", y_test, scores, classes)
-
+    figures = [plots.confusion_matrix(labels, matrix)]
+    if scores is not None:
+        figures.append(plots.roc(y_test, scores, classes))
     return Outcome(
         metrics=metrics.classification_metrics(y_test, predictions, scores, classes),
         n_train=0,
         n_test=len(y_test),
         holdout=_holdout(x_test, predictions, scores),
         save=lambda model_dir: _save(model, model_dir),
-        draw=draw,
+        figures=figures,
         details={"confusion_matrix": {"labels": labels, "matrix": matrix}, "classes": classes},
     )
 
@@ -61,12 +58,8 @@ def _evaluate_regressor(model: Any, x_test: np.ndarray, y_test: np.ndarray) -> O
         n_test=len(y_test),
         holdout=_holdout(x_test, predictions, None),
         save=lambda model_dir: _save(model, model_dir),
-        draw=lambda plots_dir: _draw_residuals(plots_dir, y_test, predictions),
+        figures=[plots.residuals(y_test, predictions)],
     )
-
-
-def _draw_residuals(plots_dir: Path, y_test: np.ndarray, predictions: np.ndarray) -> None:
-    plots.residuals(plots_dir / "residuals.png", y_test, predictions)
 
 
 def _holdout(x_test: np.ndarray, predictions: np.ndarray, scores: np.ndarray | None) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def _run_clustering(model: Any, split: Split) -> Outcome:
         n_test=len(split.x_test),
         holdout=_clustering_holdout(model, split.x_test, test_labels, train_labels),
         save=lambda model_dir: _save(model, model_dir),
-        draw=lambda plots_dir: _draw_clusters(plots_dir, space, test_labels),
+        figures=[plots.clusters(space, test_labels)],
         details={"clusters": _cluster_sizes(test_labels)},
     )
 
@@ -84,16 +84,8 @@ def _run_reduction(model: Any, split: Split) -> Outcome:
             "transformed": reduced[:HOLDOUT_ROWS].tolist(),
         },
         save=lambda model_dir: _save(model, model_dir),
-        draw=lambda plots_dir: _draw_projection(plots_dir, reduced, split.y_test),
+        figures=[plots.projection(reduced, split.y_test)],
     )
-
-
-def _draw_clusters(plots_dir: Path, space: np.ndarray, labels: np.ndarray) -> None:
-    plots.clusters(plots_dir / "clusters.png", space, labels)
-
-
-def _draw_projection(plots_dir: Path, reduced: np.ndarray, colour_by: np.ndarray | None) -> None:
-    plots.projection(plots_dir / "projection.png", reduced, colour_by)
 
 
 def _save(model: Any, model_dir: Path) -> None:

@@ -7,6 +7,7 @@ import fcntl
 import os
 import signal
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -99,6 +100,68 @@ def test_ctrl_c_during_training_exits_130_and_says_how_to_resume(mlops: Mlops, t
     assert "`mlops resume <training_id>` continues" in interrupted.stderr, interrupted
     assert mlops.run_rows() == [{**row, "status": "running"}]
     assert_resumes_to_one_version(mlops, row["training_id"])
+
+
+SLOW_FOREST = {
+    "learning_type": "supervised",
+    "algorithm": "random_forest",
+    "dataset_id": "digits",
+    "hyperparameters": {"n_estimators": 8000, "max_depth": 20},  # about ten seconds of fitting
+    "evaluation_threshold": 0.5,
+}
+
+
+def wait_for_progress(started: Started, marker: str) -> None:
+    """Read the command's progress (stderr) until a line containing `marker`; fail if it ends first."""
+    assert started.process.stderr is not None
+    for line in started.process.stderr:
+        if marker in line:
+            return
+    pytest.fail(f"the command ended before printing {marker!r}: {started.wait()!r}")
+
+
+def live_processes(group: int) -> list[int]:
+    """The processes of process group `group` that are still running (a zombie has finished)."""
+    alive = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == group and fields[0] != "Z":
+                alive.append(int(status.parent.name))
+    return alive
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the worker asks Linux to kill it with its parent")
+def test_a_killed_run_leaves_no_training_behind(mlops: Mlops, tmp_path: Path) -> None:
+    # GIVEN a run whose (ordinary) training worker is fitting a large forest
+    started = mlops.start("run", str(request_file(tmp_path / "slow.yml", "Slow Digits", SLOW_FOREST)))
+    wait_for_progress(started, "[mlops] progress train fitting")
+    assert len(live_processes(started.process.pid)) >= 3  # mlops, its worker and the worker's plotting child
+    # WHEN mlops itself is killed with SIGKILL
+    os.kill(started.process.pid, signal.SIGKILL)
+    started.process.wait(timeout=30)
+    # THEN its worker (and the worker's plotting child) go too, at once rather than when the fit is over
+    deadline = time.monotonic() + 3
+    while live_processes(started.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = live_processes(started.process.pid)
+    started.kill_group()
+    assert left == []
+
+
+def test_ctrl_c_during_ordinary_training_exits_130_and_stops_the_worker(mlops: Mlops, tmp_path: Path) -> None:
+    # GIVEN a run whose training worker is fitting a large forest
+    started = mlops.start("run", str(request_file(tmp_path / "slow.yml", "Slow Digits", SLOW_FOREST)))
+    wait_for_progress(started, "[mlops] progress train fitting")
+    row = mlops.run_rows()[0]
+    # WHEN the user presses Ctrl-C
+    os.killpg(started.process.pid, signal.SIGINT)
+    interrupted = started.wait(timeout=30)
+    # THEN it exits 130 at once, saying how to continue, with the run left resumable in Train and no worker left
+    assert interrupted.returncode == 130, interrupted
+    assert live_processes(started.process.pid) == []
+    assert "`mlops resume <training_id>` continues" in interrupted.stderr, interrupted
+    assert mlops.run_rows() == [{**row, "status": "running"}]
 
 
 @contextmanager

@@ -146,6 +146,16 @@ def test_a_saved_model_loads_and_predicts_the_same(iris, tmp_path, name):
     )
 
 
+def test_a_model_holding_types_beyond_the_catalog_defaults_still_loads(iris, tmp_path):
+    # GIVEN a KNN built on a ball tree, a type the fast path does not expect
+    x_train, y_train, x_test, _ = iris
+    model = learner.build_estimator(get_algorithm("knn"), "classification", {"algorithm": "ball_tree"})
+    learner.fit_supervised(model, x_train, y_train)
+    # WHEN it is saved and loaded THEN the audit finds only scikit-learn types and it predicts the same
+    loaded = learner.load_model(learner.save_model(model, tmp_path))
+    assert np.array_equal(loaded.predict(x_test), model.predict(x_test))
+
+
 def test_a_model_file_holding_a_foreign_type_is_refused(tmp_path):
     import skops.io
 
