@@ -19,8 +19,8 @@ class Settings:
     keep_versions: int = 5  # MLOPS_KEEP_VERSIONS: model generations kept (at least 5)
     train_timeout: float = 3600.0  # MLOPS_TRAIN_TIMEOUT: seconds before a training subprocess is killed
     retry_base_delay: float = 2.0  # MLOPS_RETRY_DELAY: first back-off (seconds) after a training crash
-    # MLOPS_TRAIN_COMMAND: how to start the script-mode entry point (default: this Python, -m mlops.training);
-    # e.g. a wrapper that runs it in a container image of your own.
+    # MLOPS_TRAIN_COMMAND: a command that runs the script-mode entry point once per try (default: a training
+    # worker, this Python -m mlops.training.worker); e.g. a wrapper that runs it in a container image of your own.
     train_command: str | None = None
     slack_webhook_url: str | None = None  # MLOPS_SLACK_WEBHOOK_URL: also notify a Slack channel
 

@@ -199,11 +199,12 @@ def test_a_run_killed_inside_register_before_its_checkpoint_registers_once(mlops
         AGENTS["register"](run, ports)
         raise Killed
 
-    engine = Engine(mlops.settings)
-    runner = LocalRunner(engine.services.ports, engine.services.runs, agents={**AGENTS, "register": register_then_die})
-    run = RunState(training_id=new_training_id(), request=validate_request(IRIS), source="in-process")
-    with pytest.raises(Killed):
-        runner.start(run)
+    with contextlib.closing(Engine(mlops.settings)) as engine:
+        agents = {**AGENTS, "register": register_then_die}
+        runner = LocalRunner(engine.services.ports, engine.services.runs, agents=agents)
+        run = RunState(training_id=new_training_id(), request=validate_request(IRIS), source="in-process")
+        with pytest.raises(Killed):
+            runner.start(run)
     # THEN its last checkpoint is from before Register (Evaluate, then the Gate), although its version is registered
     assert [(r["training_id"], r["next_state"]) for r in mlops.run_rows()] == [(run.training_id, "Gate")]
     assert [v["version"] for v in mlops.versions(MODEL)] == ["v1.0.0"]
@@ -291,10 +292,10 @@ def test_a_run_outpaced_by_five_concurrent_registrations_still_verifies(mlops: M
             AGENTS["register"](run.model_copy(deep=True, update={"training_id": new_training_id()}), ports)
         return AGENTS["verify"](run, ports)
 
-    engine = Engine(mlops.settings)
-    agents = {**AGENTS, "verify": others_register_then_verify}
-    runner = LocalRunner(engine.services.ports, engine.services.runs, agents=agents)
-    run = runner.start(RunState(training_id=new_training_id(), request=validate_request(IRIS)))
+    with contextlib.closing(Engine(mlops.settings)) as engine:
+        agents = {**AGENTS, "verify": others_register_then_verify}
+        runner = LocalRunner(engine.services.ports, engine.services.runs, agents=agents)
+        run = runner.start(RunState(training_id=new_training_id(), request=validate_request(IRIS)))
     assert [v["version"] for v in mlops.versions(MODEL)][-1] == "v1.0.5"
     # THEN the run still verifies its own (good) model and succeeds
     assert run.status == "succeeded", (run.verify, run.error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,10 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Engine:
-    return Engine(settings)
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = Engine(settings)
+    yield engine
+    engine.close()
 
 
 class Engine:
@@ -41,9 +43,17 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.services: Services = build_services(settings)
+        self._derived: list[Engine] = []
 
     def with_settings(self, **changes: Any) -> Engine:
-        return Engine(replace(self.settings, **changes))
+        derived = Engine(replace(self.settings, **changes))
+        self._derived.append(derived)  # closed with this one
+        return derived
+
+    def close(self) -> None:
+        """Stop the training worker a paused or finished run may still hold."""
+        for engine in [self, *self._derived]:
+            engine.services.close()
 
     def run(self, **request: Any) -> RunState:
         run = RunState(training_id=new_training_id(), request=validate_request(request))

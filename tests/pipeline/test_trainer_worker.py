@@ -1,0 +1,94 @@
+"""The default trainer: a training worker process per try, kept to verify what it trained, never left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mlops.backends.local.processes import TrainingWorker
+from tests.pipeline.conftest import IRIS, Engine
+
+SLOW_FOREST = {**IRIS, "dataset_id": "digits", "hyperparameters": {"n_estimators": 8000, "max_depth": 20}}
+
+
+def worker_children() -> list[int]:
+    """This process's children that are training workers and still running."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid() and stat[0] != "Z" and b"mlops.training.worker" in command:
+            found.append(int(proc.name))
+    return found
+
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads Linux /proc")
+
+
+def test_a_training_that_runs_past_its_timeout_is_stopped_and_retried(engine: Engine) -> None:
+    # GIVEN a training timeout shorter than the training
+    hasty = engine.with_settings(train_timeout=1.0)
+    # WHEN the run trains
+    started = time.monotonic()
+    run = hasty.run(**SLOW_FOREST)
+    # THEN each try is stopped at the timeout, retried three times, and the run fails saying why
+    assert run.status == "failed"
+    assert run.attempts[0].tries == 4
+    assert run.error is not None and "timed out after 1 s" in run.error.message
+    assert time.monotonic() - started < 60
+    # AND no worker is left running
+    assert worker_children() == []
+
+
+def test_a_worker_that_dies_mid_training_is_replaced_by_a_fresh_one(engine: Engine) -> None:
+    # GIVEN a run whose first worker is killed by the OOM killer (as it looks from here) while it trains
+    def kill_the_first_worker() -> None:
+        deadline = time.monotonic() + 60
+        while not worker_children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        for pid in worker_children():
+            os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_first_worker)
+    killer.start()
+    run = engine.run(**IRIS)
+    killer.join()
+    # THEN the crash is retried with a new worker and the run succeeds, the crash on record
+    assert run.status == "succeeded", run.error
+    assert run.attempts[0].tries == 2
+    assert any("exited with code -9" in event.message for event in run.events)
+
+
+def test_verify_without_the_worker_that_trained_starts_a_new_one(engine: Engine) -> None:
+    # GIVEN a registered model and a trainer that no longer holds the worker that trained it (a resumed run)
+    run = engine.run(**IRIS)
+    assert run.registered is not None
+    trainer = engine.services.ports.trainer
+    trainer.close()
+    # WHEN it verifies the registered artifact THEN a fresh worker loads it and reproduces the holdout
+    ok, detail = trainer.verify(run.registered.artifact_key)
+    assert ok, detail
+    assert "reproduced" in detail
+    # AND that worker is gone afterwards
+    assert worker_children() == []
+
+
+def test_a_worker_answers_a_command_it_does_not_know_instead_of_hanging() -> None:
+    # GIVEN a worker WHEN it is sent something that is not a command THEN it says so, and stays usable
+    worker = TrainingWorker()
+    try:
+        with pytest.raises(RuntimeError, match="bad worker command"):
+            worker._ask({"op": "dance"}, timeout=60, sink=lambda line: None)
+        ok, detail = worker.verify(Path("/nonexistent-model-dir"), timeout=60)
+        assert not ok and "cannot load the model" in detail
+    finally:
+        worker.close()
