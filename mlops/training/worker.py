@@ -18,8 +18,11 @@ The worker leaves when stdin closes. On Linux it is also killed when the engine 
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
+import select
 import signal
 import sys
 from collections.abc import Callable
@@ -32,10 +35,17 @@ from mlops.training.console import WORKER_REPLY
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+# What every scikit-learn training imports, in the order it does, loaded while the engine is still preparing the
+# run. Loading stops at the first command, so a training that needs none of it (reinforcement learning) waits
+# at most for the one module being imported then.
+PRELOAD = ("scipy.sparse", "scipy.special", "scipy.linalg", "scipy.optimize", "scipy.stats", "sklearn.base")
+
+
 def main(commands: TextIO = sys.stdin) -> None:
     # Ctrl-C reaches the whole process group; the engine decides what it means and then closes our stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
+    _preload_until_a_command(commands)
     for line in commands:
         if line.strip():
             _reply(_handle(line))
@@ -62,6 +72,21 @@ def _verify(command: dict[str, Any]) -> dict[str, Any]:
 
 
 _HANDLERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"train": _train, "verify": _verify}
+
+
+def _preload_until_a_command(commands: TextIO) -> None:
+    for module in PRELOAD:
+        if _command_waiting(commands):
+            return
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+def _command_waiting(commands: TextIO) -> bool:
+    try:
+        return bool(select.select([commands], [], [], 0)[0])
+    except (OSError, ValueError):  # not something select can watch (Windows pipes): do not hold a command up
+        return True
 
 
 def _reply(reply: dict[str, Any]) -> None:
