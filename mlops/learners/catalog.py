@@ -305,9 +305,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             {
                 **_RL_COMMON,
                 "episodes": _int(500, 1, 1_000_000, help="training episodes"),
-                "learning_rate": _float(0.01, 1e-6, 1.0),
+                "learning_rate": _float(0.01, 1e-6, 1.0, help="Adam step size (the policy's decays to a tenth)"),
                 "hidden_units": _int(32, 0, 4096, help="hidden layer width (0: a linear softmax policy)"),
                 "baseline": _bool(True),
+                "entropy_coef": _float(0.01, 0.0, 1.0, help="entropy bonus weight: keeps the policy exploring"),
             },
             environments=("CartPole-v1", *_TABULAR_ENVS),
             # On FrozenLake and Taxi q_learning learns far more reliably; REINFORCE shines on CartPole.

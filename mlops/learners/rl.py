@@ -38,6 +38,9 @@ Weights = list[np.ndarray]  # [W0, b0, W1, b1, ...] of a small MLP
 LearnerT = TypeVar("LearnerT", bound="_Learner")
 FORMAT_VERSION = 1
 PROGRESS_REPORTS = 10  # progress() is called about this many times per training run, not every episode
+# REINFORCE's policy step shrinks linearly to this fraction of learning_rate by the last training episode, so
+# the policy it ends with is a settled one rather than wherever the last few noisy updates threw it
+FINAL_LEARNING_RATE_FRACTION = 0.1
 
 
 class _Learner:
@@ -264,6 +267,26 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    # computed from the logits, not as log(_softmax): a probability that underflows to 0 would give -inf
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _policy_logit_gradient(
+    logits: np.ndarray, actions: np.ndarray, advantages: np.ndarray, entropy_coef: float
+) -> np.ndarray:
+    """Gradient w.r.t. the logits of -mean(advantage * log pi(action) + entropy_coef * entropy of pi)."""
+    log_p = _log_softmax(logits)
+    p = np.exp(log_p)
+    d_logits = p.copy()  # d(-log pi(a))/d logits = pi - one_hot(a)
+    d_logits[np.arange(len(actions)), actions] -= 1.0
+    d_logits *= advantages[:, None]
+    entropy = -(p * log_p).sum(axis=-1, keepdims=True)
+    d_logits += entropy_coef * p * (log_p + entropy)  # d(entropy)/d logits = -pi * (log pi + entropy)
+    return d_logits / len(actions)
+
+
 def _discounted_returns(rewards: list[float], gamma: float) -> np.ndarray:
     returns, running = np.zeros(len(rewards)), 0.0
     for t in range(len(rewards) - 1, -1, -1):
@@ -277,7 +300,12 @@ def _standardize(values: np.ndarray) -> np.ndarray:
 
 
 class PolicyGradient(_Learner):
-    """REINFORCE with a softmax policy and, when `baseline` is true, a learned state-value baseline."""
+    """REINFORCE with a softmax policy and, when `baseline` is true, a learned state-value baseline.
+
+    Two things keep it from collapsing into a policy that always pushes one way: an entropy bonus
+    (`entropy_coef`), and advantages that keep their sign (see `_learn`). The policy's learning rate decays
+    linearly to FINAL_LEARNING_RATE_FRACTION of `learning_rate` over the training episodes.
+    """
 
     algorithm = "policy_gradient"
 
@@ -289,6 +317,7 @@ class PolicyGradient(_Learner):
         self.value = _init_layers(self.rng, [*sizes[:-1], 1])
         self.value_optimizer = _Adam(self.value, float(self.params["learning_rate"]))
         self.return_scale = 0.0  # running size of returns, so the value net always fits targets of order one
+        self.episodes_learned = 0  # drives the learning-rate decay
 
     def _train_episode(self, env: gym.Env, seed: int | None) -> Episode:
         inputs: list[np.ndarray] = []
@@ -309,13 +338,21 @@ class PolicyGradient(_Learner):
 
     def _learn(self, inputs: np.ndarray, actions: np.ndarray, rewards: list[float]) -> None:
         returns = _discounted_returns(rewards, float(self.params["gamma"]))
-        advantages = self._advantages(inputs, returns) if self.params["baseline"] else returns
+        # The baseline's advantages are already centred and of order one, so they are used as they are.
+        # Standardizing them per episode would call the first half of every episode good, even an episode
+        # that fell far short of what the value net expected, and so reinforce the very actions that dropped
+        # the pole: that feedback loop made the policy deterministic (and stuck) on some seeds.
+        advantages = self._advantages(inputs, returns) if self.params["baseline"] else _standardize(returns)
         layer_inputs, logits = _forward(self.policy, inputs)
-        # gradient of -mean(advantage * log pi(action)) with respect to the logits
-        d_logits = _softmax(logits)
-        d_logits[np.arange(len(actions)), actions] -= 1.0
-        d_logits *= _standardize(advantages)[:, None] / len(actions)
+        d_logits = _policy_logit_gradient(logits, actions, advantages, float(self.params["entropy_coef"]))
+        self.episodes_learned += 1
+        self.policy_optimizer.learning_rate = self._decayed_learning_rate()
         self.policy_optimizer.descend(self.policy, _backward(self.policy, layer_inputs, d_logits))
+
+    def _decayed_learning_rate(self) -> float:
+        done = min(1.0, self.episodes_learned / max(1, int(self.params["episodes"])))
+        # only the policy's rate decays: the value net must keep tracking returns that grow as it improves
+        return float(self.params["learning_rate"]) * (1.0 - (1.0 - FINAL_LEARNING_RATE_FRACTION) * done)
 
     def _advantages(self, inputs: np.ndarray, returns: np.ndarray) -> np.ndarray:
         """Returns minus the value net's prediction; also moves the value net towards the returns."""
