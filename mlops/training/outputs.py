@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
-from importlib import metadata
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +12,25 @@ from mlops.training.job import Job, Outcome
 
 MODEL_INFO = "model_info.json"
 EVALUATION = "evaluation.json"
-# Distributions whose versions decide whether a saved model loads and predicts the same elsewhere.
-RECORDED_LIBRARIES = ("mlops-issueops", "numpy", "scipy", "scikit-learn", "skops", "gymnasium")
+# Libraries whose versions decide whether a saved model loads and predicts the same elsewhere:
+# distribution name -> module.
+RECORDED_LIBRARIES = {
+    "mlops-issueops": "mlops",
+    "numpy": "numpy",
+    "scipy": "scipy",
+    "scikit-learn": "sklearn",
+    "skops": "skops",
+    "gymnasium": "gymnasium",
+}
 
 
 def library_versions() -> dict[str, str]:
+    """The versions of those libraries this training actually ran with: the ones it imported."""
     versions = {"python": platform.python_version()}
-    for name in RECORDED_LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    for name, module in RECORDED_LIBRARIES.items():
+        version = getattr(sys.modules.get(module), "__version__", None)
+        if isinstance(version, str):
+            versions[name] = version
     return versions
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mlops.training import console, plots
+from mlops.training.lifeline import die_with_parent
 from mlops.training.plots import Figure
 
 
@@ -31,6 +32,7 @@ class Plotter:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
+            die_with_parent()  # a training that is stopped takes its plotting with it
             os.close(write_end)
             _serve(read_end)
         os.close(read_end)

@@ -31,9 +31,7 @@ from typing import Any, TextIO
 
 from mlops.training import entrypoint
 from mlops.training.console import WORKER_REPLY
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
+from mlops.training.lifeline import die_with_parent
 
 # What every scikit-learn training imports, in the order it does, loaded while the engine is still preparing the
 # run. Loading stops at the first command, so a training that needs none of it (reinforcement learning) waits
@@ -44,7 +42,7 @@ PRELOAD = ("scipy.sparse", "scipy.special", "scipy.linalg", "scipy.optimize", "s
 def main(commands: TextIO = sys.stdin) -> None:
     # Ctrl-C reaches the whole process group; the engine decides what it means and then closes our stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    die_with_parent()
     _preload_until_a_command(commands)
     for line in commands:
         if line.strip():
@@ -92,18 +90,6 @@ def _command_waiting(commands: TextIO) -> bool:
 def _reply(reply: dict[str, Any]) -> None:
     sys.stderr.flush()  # the command's own output first: the engine reads one stream
     print(WORKER_REPLY + json.dumps(reply, ensure_ascii=False), flush=True)
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when the engine that started it dies (no-op elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    parent = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the engine died before the request took effect
-        _leave()
 
 
 def _leave() -> None:

@@ -131,6 +131,14 @@ def live_processes(group: int) -> list[int]:
     return alive
 
 
+def left_after(started: Started, seconds: float) -> list[int]:
+    """The processes of the command's group still running `seconds` after it ended (none, soon, if all is well)."""
+    deadline = time.monotonic() + seconds
+    while live_processes(started.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return live_processes(started.process.pid)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the worker asks Linux to kill it with its parent")
 def test_a_killed_run_leaves_no_training_behind(mlops: Mlops, tmp_path: Path) -> None:
     # GIVEN a run whose (ordinary) training worker is fitting a large forest
@@ -141,14 +149,12 @@ def test_a_killed_run_leaves_no_training_behind(mlops: Mlops, tmp_path: Path) ->
     os.kill(started.process.pid, signal.SIGKILL)
     started.process.wait(timeout=30)
     # THEN its worker (and the worker's plotting child) go too, at once rather than when the fit is over
-    deadline = time.monotonic() + 3
-    while live_processes(started.process.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = live_processes(started.process.pid)
+    left = left_after(started, seconds=3)
     started.kill_group()
     assert left == []
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux /proc")
 def test_ctrl_c_during_ordinary_training_exits_130_and_stops_the_worker(mlops: Mlops, tmp_path: Path) -> None:
     # GIVEN a run whose training worker is fitting a large forest
     started = mlops.start("run", str(request_file(tmp_path / "slow.yml", "Slow Digits", SLOW_FOREST)))
@@ -159,7 +165,7 @@ def test_ctrl_c_during_ordinary_training_exits_130_and_stops_the_worker(mlops: M
     interrupted = started.wait(timeout=30)
     # THEN it exits 130 at once, saying how to continue, with the run left resumable in Train and no worker left
     assert interrupted.returncode == 130, interrupted
-    assert live_processes(started.process.pid) == []
+    assert left_after(started, seconds=3) == []
     assert "`mlops resume <training_id>` continues" in interrupted.stderr, interrupted
     assert mlops.run_rows() == [{**row, "status": "running"}]
 

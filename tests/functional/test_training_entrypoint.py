@@ -146,6 +146,8 @@ def assert_outputs_complete(run, case: TrainingCase, task: str) -> None:
         task,
         ALGORITHMS[case.algorithm].learning_type,
     )
+    ran_with = {"gymnasium"} if task == "reinforcement" else {"scipy", "scikit-learn", "skops"}
+    assert set(info["library_versions"]) >= {"python", "mlops-issueops", "numpy", *ran_with}
     for plot in PLOTS[task]:
         assert (run.output_dir / "plots" / plot).read_bytes().startswith(PNG_MAGIC), plot
 
