@@ -44,35 +44,41 @@ TRAINING_COMMANDS = ("run", "resume")
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    standby = _start_training_worker(argv)
+    settings = _settings()
+    standby = _start_training_worker(argv, settings)
     try:
-        return _main(argv, standby)
+        return _main(argv, settings, standby)
     finally:
         if standby is not None:
             standby.close()  # a no-op once the run took it; it leaves with us otherwise
 
 
-def _start_training_worker(argv: list[str]) -> Any:
+def _settings() -> Settings | MlopsError:
+    """The settings, or what is wrong with them (reported once the command line is parsed, in its format)."""
+    try:
+        return Settings.from_env()
+    except MlopsError as exc:
+        return exc
+
+
+def _start_training_worker(argv: list[str], settings: Settings | MlopsError) -> Any:
     """For the commands that may train, the training runtime boots now, on the other core, while this process
     imports the pipeline and validates the request; the run takes it when it reaches Train."""
     if not argv or argv[0] not in TRAINING_COMMANDS or {"-h", "--help"} & set(argv):
         return None
-    try:
-        settings = Settings.from_env()
-    except MlopsError:
-        return None  # reported by the command itself
-    if settings.backend != "local" or settings.train_command:
+    if not isinstance(settings, Settings) or settings.backend != "local" or settings.train_command:
         return None
     from mlops.backends.local.processes import TrainingWorker
 
     return TrainingWorker()
 
 
-def _main(argv: list[str], standby: Any) -> int:
+def _main(argv: list[str], settings: Settings | MlopsError, standby: Any) -> int:
     args = build_parser().parse_args(argv)
     args.training_worker = standby
     try:
-        settings = Settings.from_env()
+        if isinstance(settings, MlopsError):
+            raise settings
         return int(args.handler(args, settings))
     except MlopsError as exc:
         for problem in exc.problems:
@@ -142,7 +148,7 @@ def entry() -> None:
     """The `mlops` console script: `main`, then leave without tearing the interpreter down.
 
     Every file is written and closed and every SQLite transaction committed by the time `main` returns; what is
-    left is freeing scikit-learn's, numpy's and matplotlib's modules, a quarter of a second of a short run.
+    left is freeing every module and object one by one, which a short command would notice.
     """
     code = main()
     try:

@@ -22,6 +22,10 @@ class MlopsError(Exception):
         """The problems themselves, so logs and run records say what was wrong, not just that something was."""
         return "; ".join(self.problems)
 
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
+        """Pickled with every problem (training hands its errors from a forked child to its parent)."""
+        return type(self), (str(self.args[0]) if self.args else "", self.problems)
+
 
 class InvalidRequest(MlopsError):
     """The training request (issue body, YAML, comment overrides) cannot be accepted as written."""

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 # Exit 2 says "retrying would give the same result" (bad input, or a deterministic failure such as a metric that
 # cannot be computed); exit 1 is a crash, which the pipeline retries with back-off.
 EXIT_OK, EXIT_TRAINING_FAILED, EXIT_NOT_RETRYABLE = 0, 1, 2
+# What saving a scikit-learn model (and verifying it afterwards, in the training worker) imports.
+SAVING_MODULES = ("skops.io",)
 
 
 class SimulatedCrash(TrainingError):
@@ -137,13 +139,15 @@ def _prepare_tabular(
 
 
 def _train_tabular(job: Job, split: Split) -> Outcome:
+    from mlops.learners.sklearn_learner import import_implementation
+    from mlops.training.fitter import fit_while_importing
+
     if job.spec.learning_type == "supervised":
-        from mlops.training.supervised import run_supervised
-
-        return run_supervised(job, split)
-    from mlops.training.unsupervised import run_unsupervised
-
-    return run_unsupervised(job, split)
+        from mlops.training.supervised import run_supervised as train
+    else:
+        from mlops.training.unsupervised import run_unsupervised as train
+    import_implementation(job.spec.implementation[job.task])  # before the fork, so that both processes have it
+    return fit_while_importing(lambda: train(job, split), SAVING_MODULES, split.x_train.nbytes)
 
 
 def _environment(allowed: tuple[str, ...], requested: str | None) -> str:

@@ -37,7 +37,7 @@ class Outcome:
     n_train: int
     n_test: int
     holdout: dict[str, Any]
-    save: Callable[[Path], None]  # writes the model files into the model directory
+    save: Callable[[Path], object]  # writes the model files into the model directory (picklable: no lambda)
     figures: list[Figure]  # the PNG plots, as data
     features: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # extra evaluation.json content (confusion matrix)

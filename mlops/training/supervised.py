@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ def _evaluate_classifier(model: Any, x_test: np.ndarray, y_test: np.ndarray) -> 
         n_train=0,
         n_test=len(y_test),
         holdout=_holdout(x_test, predictions, scores),
-        save=lambda model_dir: _save(model, model_dir),
+        save=partial(learner.save_model, model),
         figures=figures,
         details={"confusion_matrix": {"labels": labels, "matrix": matrix}, "classes": classes},
     )
@@ -57,7 +57,7 @@ def _evaluate_regressor(model: Any, x_test: np.ndarray, y_test: np.ndarray) -> O
         n_train=0,
         n_test=len(y_test),
         holdout=_holdout(x_test, predictions, None),
-        save=lambda model_dir: _save(model, model_dir),
+        save=partial(learner.save_model, model),
         figures=[plots.residuals(y_test, predictions)],
     )
 
@@ -72,7 +72,3 @@ def _holdout(x_test: np.ndarray, predictions: np.ndarray, scores: np.ndarray | N
     if scores is not None:
         holdout["scores"] = scores[:HOLDOUT_ROWS].tolist()
     return holdout
-
-
-def _save(model: Any, model_dir: Path) -> None:
-    learner.save_model(model, model_dir)

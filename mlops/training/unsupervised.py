@@ -6,7 +6,7 @@ The target column, when present, is never shown to the algorithm (it only colour
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,7 @@ def _run_clustering(model: Any, split: Split) -> Outcome:
         n_train=len(split.x_train),
         n_test=len(split.x_test),
         holdout=_clustering_holdout(model, split.x_test, test_labels, train_labels),
-        save=lambda model_dir: _save(model, model_dir),
+        save=partial(learner.save_model, model),
         figures=[plots.clusters(space, test_labels)],
         details={"clusters": _cluster_sizes(test_labels)},
     )
@@ -83,10 +83,6 @@ def _run_reduction(model: Any, split: Split) -> Outcome:
             "features": split.x_test[:HOLDOUT_ROWS].tolist(),
             "transformed": reduced[:HOLDOUT_ROWS].tolist(),
         },
-        save=lambda model_dir: _save(model, model_dir),
+        save=partial(learner.save_model, model),
         figures=[plots.projection(reduced, split.y_test)],
     )
-
-
-def _save(model: Any, model_dir: Path) -> None:
-    learner.save_model(model, model_dir)
