@@ -33,9 +33,9 @@ examples:
   mlops history verify
 
 settings (environment): MLOPS_HOME (default .mlops), MLOPS_HISTORY_DIR (default training_history),
-MLOPS_REPORT_LANG (ja|en), MLOPS_KEEP_VERSIONS (>= 5), MLOPS_TRAIN_TIMEOUT (seconds, default 3600),
-MLOPS_RETRY_DELAY (first back-off after a training crash, default 2 s), MLOPS_TRAIN_COMMAND, MLOPS_BACKEND (local),
-MLOPS_SLACK_WEBHOOK_URL (also notify a Slack channel)
+MLOPS_REPORT_LANG (ja|en), MLOPS_KEEP_VERSIONS (>= 5), MLOPS_KEEP_RUNS (training outputs kept, default 20),
+MLOPS_TRAIN_TIMEOUT (seconds, default 3600), MLOPS_RETRY_DELAY (first back-off after a training crash,
+default 2 s), MLOPS_TRAIN_COMMAND, MLOPS_BACKEND (local), MLOPS_SLACK_WEBHOOK_URL (also notify a Slack channel)
 """
 
 

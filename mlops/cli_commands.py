@@ -118,7 +118,7 @@ def _do_run(args: argparse.Namespace, settings: Settings) -> int:
     )
     _say(args, f"{run.training_id}: {request.algorithm} on {request.dataset_id or request.environment}")
     try:
-        return _finish(args, services.runner.start(run))
+        return _finish(args, services.runner.start(run), services)
     finally:
         services.close()
 
@@ -146,7 +146,7 @@ def _do_resume(args: argparse.Namespace, settings: Settings) -> int:
     decision = _decision(args.command, args.actor) if args.command else None
     services = _services(args, settings)
     try:
-        return _finish(args, services.runner.resume(args.training_id, decision))
+        return _finish(args, services.runner.resume(args.training_id, decision), services)
     finally:
         services.close()
 
@@ -193,8 +193,9 @@ def _say(args: argparse.Namespace, message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _finish(args: argparse.Namespace, run: RunState) -> int:
+def _finish(args: argparse.Namespace, run: RunState, services: Any) -> int:
     emit(args, run_summary(run), lambda: _describe_run(run, None))
+    services.tidy()  # once the user has the result
     return EXIT_FOR_STATUS[run.status]
 
 

@@ -29,6 +29,12 @@ class Services:
     def close(self) -> None:
         self.ports.trainer.close()
 
+    def tidy(self) -> list[str]:
+        """Drop the training outputs of old runs that have ended (mlops/backends/local/housekeeping.py)."""
+        from mlops.backends.local.housekeeping import prune_run_outputs
+
+        return prune_run_outputs(self.runs, self.ports.store, self.ports.settings.keep_runs)
+
 
 def build_services(
     settings: Settings,

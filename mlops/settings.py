@@ -17,6 +17,7 @@ class Settings:
     history_dir: Path = Path("training_history")  # MLOPS_HISTORY_DIR: where reports are committed
     report_lang: str = "ja"  # MLOPS_REPORT_LANG: ja | en
     keep_versions: int = 5  # MLOPS_KEEP_VERSIONS: model generations kept (at least 5)
+    keep_runs: int = 20  # MLOPS_KEEP_RUNS: the newest runs whose training outputs stay in the store (at least 1)
     train_timeout: float = 3600.0  # MLOPS_TRAIN_TIMEOUT: seconds before a training subprocess is killed
     retry_base_delay: float = 2.0  # MLOPS_RETRY_DELAY: first back-off (seconds) after a training crash
     # MLOPS_TRAIN_COMMAND: a command that runs the script-mode entry point once per try (default: a training
@@ -41,6 +42,7 @@ class Settings:
             history_dir=Path(env.get("MLOPS_HISTORY_DIR", str(cls.history_dir))),
             report_lang=_language(env.get("MLOPS_REPORT_LANG") or cls.report_lang),
             keep_versions=max(5, int(_number(env, "MLOPS_KEEP_VERSIONS", cls.keep_versions))),
+            keep_runs=max(1, int(_number(env, "MLOPS_KEEP_RUNS", cls.keep_runs))),
             train_timeout=_number(env, "MLOPS_TRAIN_TIMEOUT", cls.train_timeout),
             retry_base_delay=_number(env, "MLOPS_RETRY_DELAY", cls.retry_base_delay),
             train_command=env.get("MLOPS_TRAIN_COMMAND") or None,

@@ -252,7 +252,8 @@ def test_admin_commands_on_an_empty_home_report_nothing_yet(mlops: Mlops) -> Non
 
 
 def test_a_bad_setting_is_a_usage_error_naming_the_variable(mlops: Mlops) -> None:
-    for variable, value in [("MLOPS_REPORT_LANG", "fr"), ("MLOPS_RETRY_DELAY", "soon"), ("MLOPS_KEEP_VERSIONS", "-1")]:
+    bad = [("MLOPS_REPORT_LANG", "fr"), ("MLOPS_RETRY_DELAY", "soon"), ("MLOPS_KEEP_VERSIONS", "-1")]
+    for variable, value in [*bad, ("MLOPS_KEEP_RUNS", "many")]:
         result = mlops("runs", "list", **{variable: value})
         assert result.returncode == 2, result
         assert result.stderr.startswith(f"{variable}: "), result

@@ -280,3 +280,23 @@ def test_the_readme_main_command_runs_the_full_pipeline(tmp_path) -> None:
     report = Path(summary["report"]).read_text()
     positions = [report.index(heading) for heading in REPORT_HEADINGS_JA]
     assert positions == sorted(positions)
+
+
+def test_old_runs_give_up_their_training_outputs_but_not_their_models_or_reports(
+    served_iris: ServedIris, tmp_path: Path
+) -> None:
+    # GIVEN a home with two finished runs (v1.0.0 and v1.0.1), each with its training outputs under store/runs/
+    mlops = served_iris.copy(tmp_path / "user")
+    first, second = served_iris.first.json()["training_id"], served_iris.second.json()["training_id"]
+    runs_dir = mlops.home / "store" / "runs"
+    assert {p.name for p in runs_dir.iterdir()} == {first, second}
+    # WHEN a third run finishes with MLOPS_KEEP_RUNS=1
+    third = mlops("run", str(EXAMPLES / "iris-request.yml"), "--json", MLOPS_KEEP_RUNS="1")
+    assert third.returncode == 0, third
+    # THEN only the newest run keeps its training outputs
+    assert {p.name for p in runs_dir.iterdir()} == {third.json()["training_id"]}
+    # AND every registered version, report and history record is intact: rolling back to v1.0.0 still works
+    assert [v["version"] for v in mlops.versions("iris-classifier")] == ["v1.0.0", "v1.0.1", "v1.0.2"]
+    assert mlops("history", "verify").returncode == 0
+    rolled = mlops("rollback", "iris-classifier", "--to", "v1.0.0", "--reason", "check", "--json")
+    assert rolled.returncode == 0, rolled

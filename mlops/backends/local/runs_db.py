@@ -62,6 +62,11 @@ class SqliteRunStore:
         rows = self._conn.execute("SELECT document FROM runs ORDER BY created_at, rowid").fetchall()
         return (RunState.model_validate_json(row[0]) for row in rows)
 
+    def outline(self) -> list[tuple[str, bool]]:
+        """(training_id, whether the run has ended) of every run, oldest first, without loading the documents."""
+        rows = self._conn.execute("SELECT training_id, next_state FROM runs ORDER BY created_at, rowid").fetchall()
+        return [(row[0], row[1] is None) for row in rows]
+
     def claim(self, training_id: str) -> None:
         """Mark this process as the one executing the run; refuse while another live process holds it."""
         with transaction(self._conn):
