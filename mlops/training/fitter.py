@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlops.errors import TrainingCrashed
-from mlops.training.lifeline import die_with_parent
+from mlops.training.lifeline import fork_with_pipe
 
 # Beyond this much training data, the model may be as big (a KNN keeps its training rows), and holding it
 # twice for a moment to save a fraction of a second would be a bad trade; the fit is long then anyway.
@@ -29,23 +29,17 @@ def fit_while_importing(fit: Callable[[], Any], modules: Sequence[str], data_byt
     fork is unavailable, the data is large, or the modules are imported already)."""
     if not hasattr(os, "fork") or data_bytes > MAX_FORKED_BYTES or all(m in sys.modules for m in modules):
         return fit()
-    read_end, write_end = os.pipe()
-    sys.stdout.flush()  # what is buffered now must not be written twice, by both processes
-    sys.stderr.flush()
-    pid = os.fork()
+    pid, pipe = fork_with_pipe(child_writes=True)
     if pid == 0:
-        os.close(read_end)
-        _fit_and_hand_back(fit, write_end)
-    os.close(write_end)
+        _fit_and_hand_back(fit, pipe)
     for module in modules:
         importlib.import_module(module)
-    return _received(read_end, pid)
+    return _received(pipe, pid)
 
 
 def _fit_and_hand_back(fit: Callable[[], Any], pipe: int) -> None:
     """The child: fit, send (True, result) or (False, the exception), and leave without the parent's exit
     handlers."""
-    die_with_parent()  # a training that is stopped takes its fit with it
     try:
         outcome: tuple[bool, Any] = (True, fit())
     except BaseException as exc:  # the parent raises it as its own

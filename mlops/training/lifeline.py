@@ -19,3 +19,20 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def fork_with_pipe(child_writes: bool) -> tuple[int, int]:
+    """`os.fork()` with a pipe between the two processes: (the pid, or 0 in the child; this side's end).
+
+    Buffered output is flushed first, so that neither process writes it twice, and the child dies with its
+    parent: a training that is stopped takes its helpers with it."""
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    child_end, parent_end = (write_end, read_end) if child_writes else (read_end, write_end)
+    os.close(parent_end if pid == 0 else child_end)
+    if pid == 0:
+        die_with_parent()
+        return 0, child_end
+    return pid, parent_end

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mlops.training import console, plots
-from mlops.training.lifeline import die_with_parent
+from mlops.training.lifeline import fork_with_pipe
 from mlops.training.plots import Figure
 
 
@@ -27,16 +27,10 @@ class Plotter:
     def start(cls) -> Plotter:
         if not hasattr(os, "fork"):
             return cls()
-        read_end, write_end = os.pipe()
-        sys.stdout.flush()  # what is buffered now must not be written twice, by both processes
-        sys.stderr.flush()
-        pid = os.fork()
+        pid, pipe = fork_with_pipe(child_writes=False)
         if pid == 0:
-            die_with_parent()  # a training that is stopped takes its plotting with it
-            os.close(write_end)
-            _serve(read_end)
-        os.close(read_end)
-        return cls(pid, write_end)
+            _serve(pipe)
+        return cls(pid, pipe)
 
     def draw(self, figures: Sequence[Figure], plots_dir: Path) -> None:
         """Hand the figures to the child (or render them now, without one); `finish` waits for them."""
