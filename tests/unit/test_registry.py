@@ -67,6 +67,20 @@ def register(
     return ref.version, previous
 
 
+def register_cut_off(
+    registry: ModelRegistry, source_dir: Path, training_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registration that dies after reserving its version, before its metadata is written."""
+
+    def killed(key: str, data: bytes) -> None:
+        raise OSError("killed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(registry.store, "put_bytes", killed)
+        with pytest.raises(OSError):
+            register(registry, source_dir, training_id)
+
+
 def register_many(registry: ModelRegistry, source_dir: Path, count: int, start: int = 0) -> list[str]:
     return [register(registry, source_dir, f"train-{start + i}")[0] for i in range(count)]
 
@@ -143,14 +157,8 @@ def test_a_registration_cut_off_while_copying_is_finished_by_the_retry(
     registry: ModelRegistry, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a run killed after its version was reserved but before the metadata was written
-    def crash(key: str, data: bytes) -> None:
-        raise OSError("killed")
-
-    monkeypatch.setattr(registry.store, "put_bytes", crash)
-    with pytest.raises(OSError):
-        register(registry, model_dir, "train-1")
+    register_cut_off(registry, model_dir, "train-1", monkeypatch)
     assert registry.current("iris-rf") is None  # an incomplete version is never served
-    monkeypatch.undo()
     # WHEN it is resumed THEN it completes the same version instead of taking a second one
     assert register(registry, model_dir, "train-1") == ("v1.0.0", None)
     assert registry.versions("iris-rf")[0]["status"] == "registered"
@@ -338,13 +346,7 @@ def test_retention_spares_a_version_still_being_copied_in(
     registry: ModelRegistry, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a run that reserved v1.0.0 and was cut off while copying its model in (as a slow copy looks to others)
-    def cut_off(key: str, data: bytes) -> None:
-        raise OSError("still copying")
-
-    monkeypatch.setattr(registry.store, "put_bytes", cut_off)
-    with pytest.raises(OSError):
-        register(registry, model_dir, "slow-copy")
-    monkeypatch.undo()
+    register_cut_off(registry, model_dir, "slow-copy", monkeypatch)
     # WHEN six faster runs register, promote and prune
     register_many(registry, model_dir, 6)
     # THEN the reserved version and what it copied so far survive, and the slow run still completes it
