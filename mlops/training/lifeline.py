@@ -1,4 +1,8 @@
-"""Processes of a training that must not outlive the process that started them."""
+"""Processes of a training that must not outlive the process that started them.
+
+`python -m mlops.training.lifeline COMMAND [ARG ...]` runs a command of your own (MLOPS_TRAIN_COMMAND) the same
+way: Linux keeps the request to kill it with its parent across the exec.
+"""
 
 from __future__ import annotations
 
@@ -36,3 +40,8 @@ def fork_with_pipe(child_writes: bool) -> tuple[int, int]:
         die_with_parent()
         return 0, child_end
     return pid, parent_end
+
+
+if __name__ == "__main__":
+    die_with_parent()
+    os.execvp(sys.argv[1], sys.argv[1:])

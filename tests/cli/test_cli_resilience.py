@@ -42,10 +42,12 @@ def wait_for(started: Started, mlops: Mlops, condition: Callable[[dict[str, Any]
 
 
 def kill_9(started: Started) -> None:
-    """`kill -9` the mlops process itself, then clear away the training subprocess it may have left behind."""
+    """`kill -9` the mlops process itself; what it started goes with it (checked where Linux /proc tells)."""
     os.kill(started.process.pid, signal.SIGKILL)
     assert started.process.wait(timeout=30) == -signal.SIGKILL
+    left = left_after(started, seconds=3) if sys.platform.startswith("linux") else []
     started.kill_group()
+    assert left == [], "processes outlived the killed mlops"
 
 
 def assert_resumes_to_one_version(mlops: Mlops, training_id: str) -> None:

@@ -80,7 +80,10 @@ class TrainingWorker:
 
 
 def run_once(command: Sequence[str], environment: dict[str, str], timeout: float, sink: Sink) -> Finished:
-    """Run a script-mode command with `environment` added to ours, to completion or its timeout."""
+    """Run a script-mode command with `environment` added to ours, to completion or its timeout; on Linux it is
+    killed if the engine dies (through mlops.training.lifeline)."""
+    if sys.platform.startswith("linux"):
+        command = [sys.executable, "-m", "mlops.training.lifeline", *command]
     process = _start(command, {**os.environ, "PYTHONUNBUFFERED": "1", **environment}, stdin=False)
     output = _Output(process)
     for line in output.lines(time.monotonic() + timeout, process):
