@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any, Literal
 
 from mlops.cli import EXIT_FOR_STATUS, emit, require_file
@@ -117,10 +118,7 @@ def _do_run(args: argparse.Namespace, settings: Settings) -> int:
         issue=IssueRef(title=args.title, number=args.issue, repository=args.repository),
     )
     _say(args, f"{run.training_id}: {request.algorithm} on {request.dataset_id or request.environment}")
-    try:
-        return _finish(args, services.runner.start(run), services)
-    finally:
-        services.close()
+    return _walk(args, services, lambda: services.runner.start(run))
 
 
 def _resume(commands: Any) -> None:
@@ -145,10 +143,7 @@ def _resume(commands: Any) -> None:
 def _do_resume(args: argparse.Namespace, settings: Settings) -> int:
     decision = _decision(args.command, args.actor) if args.command else None
     services = _services(args, settings)
-    try:
-        return _finish(args, services.runner.resume(args.training_id, decision), services)
-    finally:
-        services.close()
+    return _walk(args, services, lambda: services.runner.resume(args.training_id, decision))
 
 
 def _decision(comment: str, actor: str | None) -> OperatorDecision:
@@ -193,10 +188,15 @@ def _say(args: argparse.Namespace, message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _finish(args: argparse.Namespace, run: RunState, services: Any) -> int:
-    emit(args, run_summary(run), lambda: _describe_run(run, None))
-    services.tidy()  # once the user has the result
-    return EXIT_FOR_STATUS[run.status]
+def _walk(args: argparse.Namespace, services: Any, walk: Callable[[], RunState]) -> int:
+    """Walk a run as far as it goes, print where it got to, then tidy up (once the user has the result)."""
+    try:
+        run = walk()
+        emit(args, run_summary(run), lambda: _describe_run(run, None))
+        services.tidy()
+        return EXIT_FOR_STATUS[run.status]
+    finally:
+        services.close()
 
 
 def run_summary(run: RunState) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,11 +28,12 @@ WORKER_COMMAND = (sys.executable, "-m", "mlops.training.worker")
 Sink = Callable[[str], None]
 
 
+@dataclass(frozen=True)
 class Finished:
     """How a training command ended: its exit status and the last lines that were not progress or metrics."""
 
-    def __init__(self, code: int, tail: Sequence[str]) -> None:
-        self.code, self.tail = code, list(tail)
+    code: int
+    tail: list[str]
 
 
 class TimedOut(Exception):

@@ -67,10 +67,10 @@ class LocalTrainer:
             worker.close()
 
     def close(self) -> None:
-        for worker in (self._standby, self._trained):
-            if worker is not None:
-                worker.close()
-        self._standby = self._trained = None
+        self._close_trained()
+        if self._standby is not None:
+            self._standby.close()
+            self._standby = None
 
     def _execute(self, environment: dict[str, str]) -> Finished:
         threading.Thread(target=_prewarm, daemon=True).start()
