@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from mlops.cli import EXIT_FOR_STATUS, emit, require_file
+from mlops.cli_init import register_init
 from mlops.commands import parse_command
 from mlops.errors import UsageError
 from mlops.pipeline.models import IssueRef, OperatorDecision, RunState, new_training_id
@@ -31,6 +32,7 @@ def register_commands(commands: Any) -> None:
     _rollback(commands)
     _history(commands)
     _datasets(commands)
+    register_init(commands)
 
 
 def _command(commands: Any, name: str, help_text: str, example: str, handler: Any) -> argparse.ArgumentParser:
