@@ -28,7 +28,7 @@ FILES = (
 ACTION_REPOSITORY = "mlops-issueops/mlops-issueops"
 DEFAULT_REF = f"v{__version__}"
 
-LOCAL_ACTION = re.compile(r"^(?P<indent>\s*(?:-\s+)?uses:\s+)\./action\s*$", re.MULTILINE)
+LOCAL_ACTION = re.compile(r"^(?P<indent>[ \t]*(?:-[ \t]+)?uses:[ \t]+)\./action[ \t]*$", re.MULTILINE)
 REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 REF = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*")
 FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -74,7 +74,7 @@ class InitResult:
 
 def init_repository(path: str | Path, *, force: bool = False, action_ref: str = DEFAULT_REF) -> InitResult:
     """Copy the form and the workflows into the repository at `path`; report what happened to each file."""
-    root = _writable_directory(Path(path))
+    root = _directory(Path(path))
     action = action_reference(action_ref)
     results = tuple(_install(root, name, _render(name, action), force) for name in FILES)
     return InitResult(root=root, action=action, files=results)
@@ -91,7 +91,7 @@ def action_reference(ref: str) -> str:
     return f"{repository}/action@{version}"
 
 
-def _writable_directory(root: Path) -> Path:
+def _directory(root: Path) -> Path:
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a directory"
         raise UsageError(f"PATH: '{root}' {what}; give the root of your repository's working tree")
@@ -114,6 +114,6 @@ def _install(root: Path, name: str, content: bytes, force: bool) -> FileResult:
             return FileResult(relative, WOULD_OVERWRITE)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
-    except OSError as exc:
+    except OSError as exc:  # not writable, or a file where a directory must go
         raise UsageError(f"PATH: cannot write {relative} in '{root}' ({exc.strerror or exc})") from None
     return FileResult(relative, CREATED if existing is None else OVERWRITTEN)
