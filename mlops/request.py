@@ -114,7 +114,9 @@ def validate_request(raw: Any, title: str | None = None, datasets: Datasets | No
         fields["model_id"] = model_id_from_title(title)
     fields = _with_dataset_task(fields, datasets)
     request = _typed(fields, problems)
-    problems += _semantic_problems(request or _partial(fields, problems), datasets)
+    broken = {_field_of(problem) for problem in problems}
+    semantic = _semantic_problems(request or _partial(fields, broken), datasets)
+    problems += [problem for problem in semantic if _field_of(problem) not in broken]  # each field said once
     if problems or request is None:
         raise InvalidRequest(f"the request has {len(problems)} problem(s)", problems)
     return _complete(request)
@@ -184,9 +186,13 @@ def _typed(fields: dict[str, Any], problems: list[str]) -> TrainingRequest | Non
         return None
 
 
-def _partial(fields: dict[str, Any], problems: list[str]) -> TrainingRequest:
+def _field_of(problem: str) -> str:
+    """The top-level field a problem line is about: `hyperparameters.max_depth: ...` -> hyperparameters."""
+    return problem.split(":", 1)[0].split(".", 1)[0]
+
+
+def _partial(fields: dict[str, Any], broken: set[str]) -> TrainingRequest:
     """The fields that did validate, so the semantic checks can still report on them in the same reply."""
-    broken = {p.split(":", 1)[0].split(".", 1)[0] for p in problems}
     good = {k: v for k, v in fields.items() if k not in broken}
     defaults = {name: None for name, info in TrainingRequest.model_fields.items() if info.is_required()}
     return TrainingRequest.model_construct(**{**defaults, **good})
@@ -199,7 +205,9 @@ def _describe_pydantic_error(err: Mapping[str, Any]) -> str:
     if err["type"] == "missing":
         return f"{field}: required field is missing; add '{field}: ...'"
     value = err.get("input")
-    return f"{field}: {err['msg']} (got {shown(value)}){hint(value)}"
+    text_wanted = err["type"] == "string_type" and isinstance(value, (int, float))
+    advice = "; put it in quotes to keep it as text" if text_wanted else hint(value)
+    return f"{field}: {err['msg']} (got {shown(value)}){advice}"
 
 
 def _semantic_problems(req: TrainingRequest, datasets: Datasets | None) -> list[str]:
@@ -295,7 +303,7 @@ def _dataset_problems(req: TrainingRequest, spec: AlgorithmSpec | None, datasets
 
 
 def _metric_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
-    tasks = (req.task,) if req.task else spec.tasks
+    tasks = (req.task,) if req.task in spec.tasks else spec.tasks  # a wrong task is _task_problems' to report
     allowed = [m for task in tasks for m in metrics_for(task)]
     if req.evaluation_metric is not None and req.evaluation_metric not in allowed:
         return [
