@@ -6,7 +6,9 @@ more than about 80 characters of what was written."""
 from __future__ import annotations
 
 import math
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +253,21 @@ def test_settings_read_numbers_like_every_other_value() -> None:
         0.0,
     )
     assert Settings.from_env({"MLOPS_KEEP_VERSIONS": "3"}).keep_versions == 5  # never fewer than five
+
+
+# --- the table in docs/requests.md --------------------------------------------------------------------------
+
+KIND_WORDS = {"integer": int, "float": float, "boolean": bool, "null": type(None), "text": str}
+
+
+def documented_examples() -> list[tuple[str, type]]:
+    """(what you write, the type the docs say it is) for every example in the 'How values are read' table."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "requests.md").read_text(encoding="utf-8")
+    table = text.split("### How values are read", 1)[1].split("\n\n")[2]
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    return [(written, KIND_WORDS[row[1].split()[0]]) for row in rows for written in re.findall(r"`([^`]+)`", row[0])]
+
+
+@pytest.mark.parametrize(("written", "kind"), documented_examples())
+def test_the_documented_table_is_what_a_request_reads(written: str, kind: type) -> None:
+    assert type(load_mapping(f"value: {written}")["value"]) is kind
