@@ -14,7 +14,7 @@ from mlops.pipeline.agents import Ports
 from mlops.pipeline.models import RunState
 from mlops.pipeline.runner import LocalRunner
 from mlops.ports import Notifier, RunStore
-from mlops.scalars import clip, shown
+from mlops.scalars import shown
 from mlops.settings import Settings
 
 if TYPE_CHECKING:
@@ -68,9 +68,9 @@ def _check_writable_directory(directory: Path, variable: str) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"{variable}: cannot use '{directory}' as a directory ({exc.strerror})") from None
+        raise UsageError(f"{variable}: cannot use {shown(str(directory))} as a directory ({exc.strerror})") from None
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise UsageError(f"{variable}: '{directory}' is not writable")
+        raise UsageError(f"{variable}: {shown(str(directory))} is not writable")
 
 
 def _local(
@@ -112,7 +112,7 @@ class _NothingYet:
 
     def load(self, training_id: str) -> NoReturn:
         raise UsageError(
-            f"training_id: no run {shown(training_id)}; no run has been started with MLOPS_HOME={clip(str(self.home))}"
+            f"training_id: no run {shown(training_id)}; no run has been started with MLOPS_HOME={shown(str(self.home))}"
         )
 
     def runs(self) -> Iterator[RunState]:

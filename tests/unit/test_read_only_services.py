@@ -33,7 +33,7 @@ def test_looking_into_an_empty_home_answers_nothing_yet_and_creates_nothing(tmp_
         services.runs.load("train-20250110-000000-abcd")
     # THEN the answers are those of an empty home, and the home was not created
     assert str(no_run.value) == (
-        f"training_id: no run 'train-20250110-000000-abcd'; no run has been started with MLOPS_HOME={settings.home}"
+        f"training_id: no run 'train-20250110-000000-abcd'; no run has been started with MLOPS_HOME='{settings.home}'"
     )
     assert list(tmp_path.iterdir()) == []
 
