@@ -55,7 +55,9 @@ def build_services(
             f"MLOPS_BACKEND: {shown(settings.backend)} is not available from this command; use 'local' "
             "(the AWS engine is planned, see docs/architecture.md)"
         )
-    if read_only and not settings.db_path.exists():
+    if read_only and not settings.db_path.exists():  # nothing to read yet; looking must not create it
+        if settings.home.exists() and not settings.home.is_dir():
+            raise UsageError(f"MLOPS_HOME: {shown(str(settings.home))} is not a directory")
         return _local(settings, lambda line: None, lambda state, run: None, None, _NothingYet(settings.home))
     _check_writable_directory(settings.home, "MLOPS_HOME")
     if writes_history:

@@ -11,7 +11,7 @@ from pathlib import Path
 from mlops.errors import UsageError
 from mlops.scalars import ScalarError, hint, read_scalar, shown
 
-MAX_SECONDS = 1e9  # about 31 years: any longer wait overflows the clocks that time.sleep and timeouts use
+MAX_SECONDS = 1e9  # ~31 years: no real wait is longer, and 8x it (the back-off) is still under what sleeps accept
 
 
 @dataclass(frozen=True)

@@ -57,3 +57,9 @@ def test_the_empty_home_refuses_to_be_written(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="read-only services were asked to write"):
         services.runs.create(run, "PrepareData")
     assert not (tmp_path / "home").exists()
+
+
+def test_a_home_that_is_a_file_is_a_usage_error_even_for_looking(tmp_path: Path) -> None:
+    (tmp_path / "home").write_text("")
+    with pytest.raises(UsageError, match=r"MLOPS_HOME: '.*home' is not a directory"):
+        build_services(settings_in(tmp_path), read_only=True)
