@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from mlops.cli import main
+from mlops.errors import DatasetError, InvalidRequest
+from mlops.intake import request_from_file
 
 GOOD = """\
 learning_type: supervised
@@ -95,6 +97,22 @@ BAD_REQUESTS: list[tuple[str, str | bytes, str]] = [
         "evaluation_metric: 'rmse' does not apply to random_forest (classification)",
     ),
     ("unknown task", GOOD + "task: clustering\n", "task: 'clustering' is not a supervised task"),
+    ("made-up task", GOOD + "task: sorting\n", "task: 'sorting' is not a supervised task"),
+    (
+        "octal-looking integer is decimal",
+        _variant("max_depth: 10", "max_depth: 0100000"),
+        "hyperparameters.max_depth: 100000 is out of range",
+    ),
+    (
+        "base-60 integer is text",
+        _variant("max_depth: 10", "max_depth: 1:30"),
+        "hyperparameters.max_depth: must be an integer >= 1 and <= 1000 (got '1:30'); base-60 numbers",
+    ),
+    (
+        "integer of 5000 digits",
+        _variant("max_depth: 10", "max_depth: " + "9" * 5000),
+        "request: line 6: max_depth: '999",
+    ),
     (
         "path in dataset id",
         _variant("dataset_id: iris", "dataset_id: ../../etc/passwd"),
@@ -192,6 +210,49 @@ def test_an_unknown_dataset_is_refused_before_a_run_starts(tmp_path: Path, capsy
     assert not (tmp_path / "home" / "mlops.db").exists(), "no run may start for a request that cannot run"
 
 
+def test_an_unknown_dataset_is_reported_with_every_other_problem(tmp_path: Path) -> None:
+    # GIVEN a request with a misspelt dataset id and a misspelt hyperparameter (and an empty artifact store)
+    path = tmp_path / "request.yml"
+    path.write_text(GOOD.replace("dataset_id: iris", "dataset_id: irs").replace("n_estimators", "n_estimator"))
+    # WHEN it is read against the store
+    with pytest.raises(InvalidRequest) as refused:
+        request_from_file(path, dataset_root=tmp_path / "store")
+    # THEN one answer names both, the dataset with a suggestion and the ids that exist
+    assert refused.value.problems == [
+        "hyperparameters.n_estimator: not a hyperparameter of random_forest (did you mean 'n_estimators'?)",
+        f"dataset_id: no dataset 'irs' here (did you mean 'iris'?); available: breast-cancer, diabetes, digits, "
+        f"iris, wine (add your own under {tmp_path / 'store'}/datasets/<id>/train|test/)",
+    ]
+    assert not (tmp_path / "store").exists(), "checking a request creates nothing"
+
+
+def test_the_datasets_task_checks_the_metric_in_the_same_answer(tmp_path: Path) -> None:
+    # GIVEN random_forest (a classifier or a regressor) on iris (classification) gated on rmse, and a typo
+    path = tmp_path / "request.yml"
+    path.write_text(GOOD.replace("n_estimators", "n_estimator") + "evaluation_metric: rmse\n")
+    with pytest.raises(InvalidRequest) as refused:
+        request_from_file(path, dataset_root=tmp_path / "store")
+    # THEN the metric is checked against iris' task at once, not after the typo is fixed
+    assert refused.value.problems[1].startswith(
+        "evaluation_metric: 'rmse' does not apply to random_forest (classification)"
+    )
+
+
+def test_a_dataset_of_ones_own_settles_the_task_from_its_description(tmp_path: Path) -> None:
+    # GIVEN a dataset of one's own that describes itself as regression
+    own = tmp_path / "store" / "datasets" / "house-prices"
+    (own / "train").mkdir(parents=True)
+    (own / "dataset.json").write_text('{"task": "regression"}')
+    path = tmp_path / "request.yml"
+    path.write_text(GOOD.replace("dataset_id: iris", "dataset_id: house-prices").replace("0.85", "0.5"))
+    # THEN the request validates with that task
+    assert request_from_file(path, dataset_root=tmp_path / "store").task == "regression"
+    # AND a description that is not JSON is named, not a crash
+    (own / "dataset.json").write_text("{task: regression")
+    with pytest.raises(DatasetError, match=r"dataset\.json is not a JSON object; fix it or delete it"):
+        request_from_file(path, dataset_root=tmp_path / "store")
+
+
 def test_an_unknown_algorithm_does_not_hide_the_other_problems(tmp_path: Path, capsys) -> None:
     path = tmp_path / "request.yml"
     path.write_text(GOOD.replace("random_forest", "xgboost").replace("dataset_id: iris", "dataset_id: ../x"))
@@ -201,7 +262,6 @@ def test_an_unknown_algorithm_does_not_hide_the_other_problems(tmp_path: Path, c
 
 
 def test_an_operator_retrain_reports_every_problem_at_once() -> None:
-    from mlops.errors import InvalidRequest
     from mlops.request import validate_request
 
     request = validate_request(
