@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -497,3 +498,80 @@ def test_automatic_rollback_of_a_first_version_says_nothing_is_current() -> None
     # WHEN rendered THEN it says that no earlier version exists rather than naming one
     assert "- ロールバック先: なし（以前のバージョンがありません）" in render_rollback(rollback)
     assert "to none (there was no earlier version)" in render_rollback(rollback, "en")
+
+
+# --- approved renderings: a report, once committed to the history, must not change by accident -------------
+#
+# tests/fixtures/reports/ holds every rendering of the runs above, as approved. A change to a report's wording
+# or layout is deliberate: regenerate them with `python tests/unit/test_report.py` and review the diff.
+
+APPROVED = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
+PLOTS = ["train-20250110-123456/confusion_matrix.png", "train-20250110-123456/roc curve.png"]
+EXTRA = {
+    "store_uri": "s3://mlops-bucket",
+    "run_url": "https://github.com/acme/models/actions/runs/7",
+    "region": "ap-northeast-1",
+}
+ROLLBACK = {
+    "model_id": "model-001",
+    "from_version": "v1.2.3",
+    "to_version": "v1.2.2",
+    "actor": "@bob",
+    "reason": "drift <b>",
+    "automatic": False,
+    "at": "2025-01-11T09:00:00+00:00",
+}
+
+
+def hostile_run() -> RunState:
+    run = aborted_run(reason=HOSTILE, actor="@org/team")
+    run.attempts.append(attempt(2, 0.82, overrides={"n_estimators": HOSTILE}))
+    run.events.append(Event(at=START, state="AwaitOperator", message=HOSTILE))
+    return run
+
+
+RUNS = {
+    "passed": passed_run,
+    "retrained": retrained_run,
+    "exhausted": exhausted_run,
+    "aborted": aborted_run,
+    "awaiting": awaiting_run,
+    "training-failed": training_failed_run,
+    "rolled-back": rolled_back_run,
+    "reinforcement": rl_run,
+    "hostile": hostile_run,
+}
+
+
+def renderings(name: str) -> dict[str, str]:
+    """File name -> content: every rendering of the run `name` (or of the rollback records)."""
+    if name == "rollbacks":
+        records = [ROLLBACK, {**ROLLBACK, "automatic": True}, {**ROLLBACK, "to_version": None, "automatic": True}]
+        parts = [render_rollback(record, lang) for record in records for lang in ("ja", "en")]
+        return {"rollbacks.md": "\n<!-- next -->\n".join(parts)}
+    run = RUNS[name]()
+    parts = [
+        render_report(run, "ja"),
+        render_report(run, "en", plots=PLOTS, extra=EXTRA),
+        render_summary(run, "ja", history_url="https://github.com/acme/models/blob/main/x.md"),
+        render_summary(run, "en"),
+    ]
+    return {
+        f"{name}.md": "\n<!-- next -->\n".join(parts),
+        f"{name}.json": json.dumps(report_json(run), ensure_ascii=False, indent=2) + "\n",
+    }
+
+
+@pytest.mark.parametrize("name", [*RUNS, "rollbacks"])
+def test_reports_are_rendered_exactly_as_approved(name: str) -> None:
+    # GIVEN a run (or rollback records) WHEN every report, summary and JSON twin of it is rendered
+    # THEN each is, byte for byte, the approved rendering
+    for file, content in renderings(name).items():
+        assert content == (APPROVED / file).read_text(encoding="utf-8"), f"{file} changed"
+
+
+if __name__ == "__main__":
+    APPROVED.mkdir(parents=True, exist_ok=True)
+    for name in [*RUNS, "rollbacks"]:
+        for file, content in renderings(name).items():
+            (APPROVED / file).write_text(content, encoding="utf-8")
