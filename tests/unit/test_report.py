@@ -138,7 +138,7 @@ def exhausted_run() -> RunState:
 
 
 def aborted_run(reason: str = "data is stale", actor: str = "alice") -> RunState:
-    decision = OperatorDecision(action="abort", actor=actor, reason=reason)
+    decision = OperatorDecision(action="abort", actor=actor, reason=reason, at=START)
     return base_run(
         status="failed", attempts=[attempt(1, 0.81)], gate=gate(0.81, "retrain"), operator=decision
     )
@@ -153,6 +153,7 @@ def training_failed_run() -> RunState:
         number=1,
         hyperparameters={"n_estimators": 100},
         algorithm="random_forest",
+        started_at=START,
         tries=4,
         error="trainer exited with code 137",
     )
@@ -187,6 +188,7 @@ def rl_run() -> RunState:
         number=1,
         hyperparameters=request.effective_hyperparameters(),
         algorithm="q_learning",
+        started_at=START,
         metrics={"mean_return": 0.74, "std_return": 0.44, "success_rate": 0.74},
         metric="success_rate",
         value=0.74,
