@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
-from mlops.cli import EXIT_FOR_STATUS, emit, require_file
+from mlops.cli_common import EXIT_FOR_STATUS, emit, require_file
 from mlops.commands import parse_command
 from mlops.errors import UsageError
 from mlops.pipeline.models import IssueRef, OperatorDecision, RunState, new_training_id
