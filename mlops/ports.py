@@ -1,7 +1,7 @@
 """The ports: what the agents need from the world, each a small Protocol with a local and an AWS implementation.
 
-Registry *logic* (semantic versions, promotion, rollback, retention) lives in mlops/registry.py, which is the
-one `ModelRegistry` (the `Registry` port) over any `RegistryBackend`; a registry backend only stores and fetches records.
+Registry *logic* (semantic versions, promotion, rollback, retention) lives in mlops/registry.py: its one
+`ModelRegistry` (the `Registry` port) works over any `RegistryBackend`, which only stores and fetches records.
 """
 
 from __future__ import annotations

@@ -153,9 +153,6 @@ def _model_lines(run: RunState, t: dict[str, str], store_uri: Any) -> list[str]:
         return [t["not_registered"]]
     lines = [item(t["model_id"], escape(model.model_id)), item(t["version"], escape(model.version))]
     lines.append(_store_line(model.artifact_key, store_uri, t))
-    if model.registry_id:
-        label = t["registry_arn"] if model.registry_id.startswith("arn:") else t["registry_id"]
-        lines.append(item(label, escape(model.registry_id, LONG_LIMIT)))
     if outcome(run) == "verification_failed":
         current = t["rolled_back_mark"].format(version=current_version(run, t))
         lines.append(item(t["current_version"], current))
@@ -207,8 +204,6 @@ def _overrides_text(overrides: Mapping[str, Any]) -> str:
 
 
 def _attempt_result(attempt: Attempt, t: dict[str, str]) -> str:
-    if attempt.error:
-        return t["error"]
     if attempt.passed is None:
         return "-"
     return t["pass"] if attempt.passed else t["miss"]

@@ -77,7 +77,6 @@ def _attempt_json(attempt: Attempt) -> dict[str, Any]:
         "duration_seconds",
         "started_at",
         "finished_at",
-        "error",
     )
     return attempt.model_dump(mode="json", include=set(fields))
 
