@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
     """Print `data` as JSON with --json, else the human rendering."""
     text = json.dumps(data, ensure_ascii=False, indent=2, default=str) if getattr(args, "json", False) else human()
     try:
-        print(text)
+        sys.stdout.write(text + "\n")  # one write, not print's two: unbuffered, a reader could leave in between
     except BrokenPipeError:  # raised here when stdout is unbuffered (PYTHONUNBUFFERED), else when it is flushed
         raise ReaderGone from None
 
