@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from mlops.cli import emit
+from mlops.cli_common import emit
 from mlops.init_repo import ACTION_REPOSITORY, DEFAULT_REF, VARIABLES, InitResult, init_repository
 from mlops.settings import Settings
 

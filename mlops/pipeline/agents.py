@@ -29,17 +29,17 @@ from mlops.pipeline.models import (
     VerifyResult,
     utcnow,
 )
-from mlops.ports import ArtifactStore, Notifier, Trainer
+from mlops.ports import ArtifactStore, History, Notifier, Registry, Trainer
 from mlops.settings import Settings
 
 
 @dataclass
 class Ports:
     settings: Settings
-    store: Any  # ArtifactStore with a local `root` (datasets are materialized there)
-    registry: Any  # mlops.registry.ModelRegistry
+    store: ArtifactStore
+    registry: Registry
     trainer: Trainer
-    history: Any  # mlops.history.HistoryLog
+    history: History
     notifier: Notifier
 
 
@@ -231,6 +231,8 @@ def apply_operator_decision(run: RunState, decision: OperatorDecision) -> RunSta
 def register(run: RunState, ports: Ports) -> RunState:
     """Register the passing attempt as a new model version (idempotent per training id)."""
     attempt, request = _current(run), run.request
+    if request.model_id is None or attempt.metric is None:  # validation names the model; Evaluate sets the metric
+        raise TrainingError("nothing to register: the request names no model or the attempt was not evaluated")
     with tempfile.TemporaryDirectory(prefix="mlops-register-") as staging:
         _stage_artifacts(ports.store, attempt.output_key or "", Path(staging))
         ref, previous = ports.registry.register(
@@ -252,7 +254,7 @@ def register(run: RunState, ports: Ports) -> RunState:
     return run
 
 
-def _stage_artifacts(store: Any, output_key: str, staging: Path) -> None:
+def _stage_artifacts(store: ArtifactStore, output_key: str, staging: Path) -> None:
     """The model, its evaluation and its plots, as they will sit under models/<model_id>/<version>/."""
     with store.local_path(f"{output_key}/model") as model_dir:
         shutil.copytree(model_dir, staging, dirs_exist_ok=True)
@@ -334,7 +336,7 @@ def _succeeded(run: RunState) -> bool:
     )
 
 
-def _collect_plots(store: Any, run: RunState, into: Path) -> dict[str, Path]:
+def _collect_plots(store: ArtifactStore, run: RunState, into: Path) -> dict[str, Path]:
     attempt = run.attempt
     if attempt is None or attempt.output_key is None:
         return {}
