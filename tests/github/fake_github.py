@@ -67,7 +67,7 @@ class Fault:
 class Hook:
     method: str
     path_contains: str
-    run: Callable[[], None]
+    run: Callable[[], object]
 
 
 @dataclass
@@ -192,7 +192,7 @@ class FakeGitHub:
             kind = "secondary" if secondary else "primary"
             self._faults.append(Fault(count, 403, rate_limit=kind, reset_after=reset_after))
 
-    def before(self, method: str, path_contains: str, hook: Callable[[], None]) -> None:
+    def before(self, method: str, path_contains: str, hook: Callable[[], object]) -> None:
         """Run ``hook`` once, just before the first ``method`` request whose path contains ``path_contains``."""
         with self._lock:
             self._hooks.append(Hook(method.upper(), path_contains, hook))
