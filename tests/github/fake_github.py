@@ -212,7 +212,7 @@ class FakeGitHub:
                body: bytes) -> Reply:
         fault = self._take_fault(unquote(raw_path))
         if fault is not None:
-            return self._fault_reply(fault)
+            return _rate_limited(fault) if fault.rate_limit else _outage(fault.status)
         if not headers.get("authorization", "").lower().startswith(("token ", "bearer ")):
             return Reply(401, shapes.error("Requires authentication", DOCS, 401))
         match = github_description().match(method, raw_path)
@@ -252,25 +252,6 @@ class FakeGitHub:
                 self._faults.remove(fault)
         return fault
 
-    def _fault_reply(self, fault: Fault) -> Reply:
-        if fault.rate_limit == "primary":
-            reset = math.ceil(time.time() + fault.reset_after)
-            message = "API rate limit exceeded for installation ID 1234567."
-            return Reply(403, shapes.error(message, RATE_LIMIT_DOCS, 403),
-                         {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)})
-        if fault.rate_limit == "secondary":
-            message = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
-                       "If you reach out to GitHub Support for help, please include the request ID "
-                       f"{uuid.uuid4().hex[:8].upper()}.")
-            return Reply(403, shapes.error(message, f"{RATE_LIMIT_DOCS}#about-secondary-rate-limits", 403),
-                         {"retry-after": str(math.ceil(fault.reset_after))})
-        phrase = http.HTTPStatus(fault.status).phrase
-        if fault.status in EDGE_STATUSES:
-            page = (f"<html><body><h1>{fault.status} {phrase}</h1>\n"
-                    "The server returned an invalid or incomplete response.\n</body></html>\n")
-            return Reply(fault.status, page, {"content-type": "text/html"})
-        return Reply(fault.status, {"message": phrase, "documentation_url": DOCS})
-
     def _encode(self, reply: Reply) -> Outgoing:
         budget = self._repo.rate
         headers = {
@@ -287,6 +268,28 @@ class FakeGitHub:
             return Outgoing(reply.status, headers, reply.body.encode())
         body = b"" if reply.body is None else json.dumps(reply.body).encode()
         return Outgoing(reply.status, headers, body)
+
+
+def _rate_limited(fault: Fault) -> Reply:
+    """GitHub's refusals for a primary rate limit (wait until the reset) and a secondary one (retry after)."""
+    if fault.rate_limit == "primary":
+        reset = math.ceil(time.time() + fault.reset_after)
+        message = "API rate limit exceeded for installation ID 1234567."
+        return Reply(403, shapes.error(message, RATE_LIMIT_DOCS, 403),
+                     {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)})
+    message = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you "
+               f"reach out to GitHub Support for help, please include the request ID {uuid.uuid4().hex[:8].upper()}.")
+    return Reply(403, shapes.error(message, f"{RATE_LIMIT_DOCS}#about-secondary-rate-limits", 403),
+                 {"retry-after": str(math.ceil(fault.reset_after))})
+
+
+def _outage(status: int) -> Reply:
+    phrase = http.HTTPStatus(status).phrase
+    if status in EDGE_STATUSES:
+        page = (f"<html><body><h1>{status} {phrase}</h1>\n"
+                "The server returned an invalid or incomplete response.\n</body></html>\n")
+        return Reply(status, page, {"content-type": "text/html"})
+    return Reply(status, {"message": phrase, "documentation_url": DOCS})
 
 
 def _fill(template: str, params: dict[str, str]) -> str:
