@@ -156,6 +156,11 @@ class ActionRunner:
     def run(self, mode: str, event_name: str, payload: dict[str, Any], **extra: str) -> ActionResult:
         return self.start(mode, event_name, payload, **extra).wait()
 
+    def open_issue(self, spec: IssueSpec) -> IssueSpec:
+        """The issue as it exists on GitHub (the action reads labels, comments and permissions from there)."""
+        self.fake.add_issue(spec.number, title=spec.title, body=spec.body, author=spec.author, labels=spec.labels)
+        return spec
+
     # deliveries -------------------------------------------------------------------------------------------
 
     def issue(self, spec: IssueSpec, action: str = "opened", variant: str = "", **extra: str) -> ActionResult:
@@ -269,3 +274,19 @@ def two_iris_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def copy_served(served: Path, runner: ActionRunner) -> None:
     shutil.copytree(served / "home", runner.home, dirs_exist_ok=True)
     shutil.copytree(served / "history", runner.history, dirs_exist_ok=True)
+
+
+def checkout_history(fake: FakeGitHub, into: Path) -> Path:
+    """`training_history/` as the default branch holds it now, written to `into` (a checkout of that folder)."""
+    paths = {path for commit in fake.commits() for path in commit["paths"] if path.startswith("training_history/")}
+    for path in paths:
+        content = fake.file(path)
+        if content is not None:
+            (into / path).parent.mkdir(parents=True, exist_ok=True)
+            (into / path).write_bytes(content)
+    return into / "training_history"
+
+
+def history_commits(fake: FakeGitHub) -> list[dict[str, Any]]:
+    """The default branch's commits that touched `training_history/`, newest first."""
+    return [c for c in fake.commits() if any(p.startswith("training_history/") for p in c["paths"])]
