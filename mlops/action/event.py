@@ -100,7 +100,9 @@ def load_event(path: Path, name: str, expected: str, model: type[Event]) -> Even
     except OSError as exc:
         raise UsageError(f"GITHUB_EVENT_PATH: cannot read {path} ({exc.strerror})") from None
     except ValueError as exc:  # JSON and pydantic's ValidationError alike
-        raise UsageError(f"GITHUB_EVENT_PATH: {path} is not a {expected} payload ({_first_line(exc)})") from None
+        raise UsageError(
+            f"GITHUB_EVENT_PATH: {path} does not hold an '{expected}' delivery ({_first_line(exc)})"
+        ) from None
 
 
 def _first_line(exc: ValueError) -> str:

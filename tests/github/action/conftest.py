@@ -135,7 +135,9 @@ class ActionRunner:
             **extra,
         }
 
-    def start(self, mode: str, event_name: str, payload: dict[str, Any], **extra: str) -> Started:
+    def start(
+        self, mode: str, event_name: str, payload: dict[str, Any], *, python: tuple[str, ...] = (), **extra: str
+    ) -> Started:
         self._count += 1
         job = self.root / "jobs" / f"{self._count:02d}-{mode}"
         job.mkdir(parents=True)
@@ -144,7 +146,7 @@ class ActionRunner:
         event_path = job / "event.json"
         event_path.write_text(json.dumps(payload), encoding="utf-8")
         process = subprocess.Popen(
-            [sys.executable, "-m", "mlops.action", mode],
+            [sys.executable, *python, "-m", "mlops.action", mode],
             cwd=self.workspace,
             env=self.env(event_name, event_path, job, **extra),
             text=True,
@@ -153,8 +155,10 @@ class ActionRunner:
         )
         return Started(mode, job, process)
 
-    def run(self, mode: str, event_name: str, payload: dict[str, Any], **extra: str) -> ActionResult:
-        return self.start(mode, event_name, payload, **extra).wait()
+    def run(
+        self, mode: str, event_name: str, payload: dict[str, Any], *, python: tuple[str, ...] = (), **extra: str
+    ) -> ActionResult:
+        return self.start(mode, event_name, payload, python=python, **extra).wait()
 
     def open_issue(self, spec: IssueSpec) -> IssueSpec:
         """The issue as it exists on GitHub (the action reads labels, comments and permissions from there)."""
