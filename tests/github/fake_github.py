@@ -215,15 +215,24 @@ class FakeGitHub:
             return _rate_limited(fault) if fault.rate_limit else _outage(fault.status)
         if not headers.get("authorization", "").lower().startswith(("token ", "bearer ")):
             return Reply(401, shapes.error("Requires authentication", DOCS, 401))
+        return self._checked(method, raw_path, query, headers.get("content-type", ""), body)
+
+    def _checked(self, method: str, raw_path: str, query: dict[str, list[str]], content_type: str,
+                 body: bytes) -> Reply:
+        """The request checked against GitHub's description, executed if it passes, and the answer checked."""
         match = github_description().match(method, raw_path)
         if isinstance(match, str):
             self.problems.append(match)
             return Reply(404, shapes.error("Not Found", DOCS, 404))
-        problems = github_description().check_request(match, query, body, headers.get("content-type", ""))
+        problems = github_description().check_request(match, query, body, content_type)
         if problems:
             self.problems.extend(problems)
             return Reply(422, shapes.error("Invalid request.\n\n" + "\n".join(problems), DOCS, 422))
-        reply = self._route(match, query, body)
+        try:
+            reply = self._route(match, query, body)
+        except Exception as error:  # a bug of the fake's: say so instead of dropping the connection
+            self.problems.append(f"{method} {raw_path}: the fake GitHub failed: {error!r}")
+            return _outage(500)
         self.problems.extend(github_description().check_response(match.operation, reply.status, reply.body))
         return reply
 

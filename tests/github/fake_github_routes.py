@@ -73,6 +73,14 @@ def page(call: Call, items: list[Any]) -> Reply:
 
 
 # -- issues, comments, reactions ---------------------------------------------------------------------------
+def _issue(repo: RepositoryState, call: Call) -> Issue | None:
+    return repo.issues.get(int(call.params["issue_number"]))
+
+
+def _comment(repo: RepositoryState, call: Call) -> Comment | None:
+    return repo.comments.get(int(call.params["comment_id"]))
+
+
 def issue_json(repo: RepositoryState, site: Site, issue: Issue) -> dict[str, Any]:
     return shapes.issue(site, issue, labels=[repo.label(name) for name in issue.labels],
                         comments=sum(c.issue_number == issue.number for c in repo.comments.values()),
@@ -85,21 +93,21 @@ def comment_json(repo: RepositoryState, site: Site, comment: Comment) -> dict[st
 
 
 def get_issue(repo: RepositoryState, site: Site, call: Call) -> Reply:
-    issue = repo.issues.get(int(call.params["issue_number"]))
+    issue = _issue(repo, call)
     return Reply(200, issue_json(repo, site, issue)) if issue else not_found(call)
 
 
 def list_comments(repo: RepositoryState, site: Site, call: Call) -> Reply:
-    number = int(call.params["issue_number"])
-    if number not in repo.issues:
+    issue = _issue(repo, call)
+    if issue is None:
         return not_found(call)
     since = call.query.get("since", "")
-    found = [c for c in repo.comments.values() if c.issue_number == number and c.updated_at >= since]
+    found = [c for c in repo.comments.values() if c.issue_number == issue.number and c.updated_at >= since]
     return page(call, [comment_json(repo, site, c) for c in sorted(found, key=lambda c: c.id)])
 
 
 def create_comment(repo: RepositoryState, site: Site, call: Call) -> Reply:
-    issue = repo.issues.get(int(call.params["issue_number"]))
+    issue = _issue(repo, call)
     if issue is None:
         return not_found(call)
     stamp = now_iso()
@@ -110,12 +118,12 @@ def create_comment(repo: RepositoryState, site: Site, call: Call) -> Reply:
 
 
 def get_comment(repo: RepositoryState, site: Site, call: Call) -> Reply:
-    comment = repo.comments.get(int(call.params["comment_id"]))
+    comment = _comment(repo, call)
     return Reply(200, comment_json(repo, site, comment)) if comment else not_found(call)
 
 
 def update_comment(repo: RepositoryState, site: Site, call: Call) -> Reply:
-    comment = repo.comments.get(int(call.params["comment_id"]))
+    comment = _comment(repo, call)
     if comment is None:
         return not_found(call)
     comment.body, comment.updated_at = call.body["body"], now_iso()
@@ -124,7 +132,7 @@ def update_comment(repo: RepositoryState, site: Site, call: Call) -> Reply:
 
 def create_reaction(repo: RepositoryState, site: Site, call: Call) -> Reply:
     """201 for a new reaction; 200 with the existing one when this user already reacted so (as GitHub does)."""
-    comment = repo.comments.get(int(call.params["comment_id"]))
+    comment = _comment(repo, call)
     if comment is None:
         return not_found(call)
     content = call.body["content"]
@@ -143,17 +151,17 @@ def _issue_labels(repo: RepositoryState, site: Site, issue: Issue) -> Reply:
 
 def _label_names(body: Any) -> list[str]:
     """The label names of an add/set body, whichever of GitHub's accepted forms it takes."""
-    items = body.get("labels", []) if isinstance(body, dict) else body or []
+    items = body.get("labels", []) if isinstance(body, dict) else [body] if isinstance(body, str) else body or []
     return [item["name"] if isinstance(item, dict) else item for item in items]
 
 
 def list_issue_labels(repo: RepositoryState, site: Site, call: Call) -> Reply:
-    issue = repo.issues.get(int(call.params["issue_number"]))
+    issue = _issue(repo, call)
     return page(call, _issue_labels(repo, site, issue).body) if issue else not_found(call)
 
 
 def add_labels(repo: RepositoryState, site: Site, call: Call) -> Reply:
-    issue = repo.issues.get(int(call.params["issue_number"]))
+    issue = _issue(repo, call)
     if issue is None:
         return not_found(call)
     for name in _label_names(call.body):
@@ -164,7 +172,7 @@ def add_labels(repo: RepositoryState, site: Site, call: Call) -> Reply:
 
 
 def set_labels(repo: RepositoryState, site: Site, call: Call) -> Reply:
-    issue = repo.issues.get(int(call.params["issue_number"]))
+    issue = _issue(repo, call)
     if issue is None:
         return not_found(call)
     issue.labels = list(dict.fromkeys(repo.label(name).name for name in _label_names(call.body)))
@@ -172,7 +180,7 @@ def set_labels(repo: RepositoryState, site: Site, call: Call) -> Reply:
 
 
 def remove_label(repo: RepositoryState, site: Site, call: Call) -> Reply:
-    issue = repo.issues.get(int(call.params["issue_number"]))
+    issue = _issue(repo, call)
     if issue is None:
         return not_found(call)
     name = call.params["name"].lower()

@@ -27,7 +27,6 @@ JSON = "application/json"
 ERROR_SCHEMA = "#/components/schemas/basic-error"
 
 
-
 def _labels_object(body: Any) -> Any:
     """Bare label names read as ``{"labels": [...]}``."""
     if isinstance(body, str):
