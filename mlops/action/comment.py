@@ -45,7 +45,7 @@ def run(ctx: ActionContext, io: ActionsIO) -> Outcome:
         return answer.refuse(exc.problems, "confused", show_help=True)
     if command.name in RUN_CHANGING and not answer.may_change_runs():
         return answer.refuse(
-            [f"`/mlops {command.name}` needs write, maintain or admin permission on this repository; nothing changed"],
+            [f"{command.name}: needs write, maintain or admin permission on this repository; nothing changed"],
             "-1",
         )
     return _handler(command.name)(answer, command)

@@ -16,7 +16,6 @@ from mlops.action.validation import mark_valid, request_digest, validate_issue
 from mlops.commands import Command
 from mlops.errors import InvalidRequest, RunStateError
 from mlops.pipeline.models import OperatorDecision, RunState
-from mlops.report import code
 
 
 def _paused_run(answer: Answer) -> RunState | None:
@@ -30,8 +29,8 @@ def _decide(action: Literal["retrain", "abort"]) -> Callable[[Answer, Command], 
     def handle(answer: Answer, command: Command) -> Outcome:
         run = _paused_run(answer)
         if run is None or run.status != "awaiting_operator":
-            what = f"run {code(run.training_id)} is {run.status.replace('_', ' ')}" if run else "it has no run"
-            return answer.refuse([f"nothing to {action}: no run of this issue waits for an operator ({what})"], "-1")
+            what = f"run {run.training_id} is {run.status.replace('_', ' ')}" if run else "it has no run"
+            return answer.refuse([f"{action}: no run of this issue waits for an operator ({what})"], "-1")
         decision = OperatorDecision(
             action=action, overrides=command.overrides, reason=command.reason, actor=answer.commenter
         )
@@ -60,16 +59,18 @@ def _approve(answer: Answer, command: Command) -> Outcome:
     """Start the issue's request that waits for approval, as its body reads now (read again through the API)."""
     claim = answer.claim()
     if claim is None or claim.state != "awaiting_approval":
-        what = f"run {code(claim.training_id)} has started already" if claim else "this issue has no valid request"
-        return answer.refuse([f"nothing waits for approval: {what}"], "-1")
+        what = f"run {claim.training_id} has started already" if claim else "this issue has no valid request"
+        return answer.refuse([f"approve: nothing waits for approval ({what})"], "-1")
     issue = answer.gh.issue(answer.number)
     try:
         request = validate_issue(answer.ctx, issue)
     except InvalidRequest as exc:
-        return answer.refuse(["the request does not validate as it reads now:", *exc.problems], "-1")
+        return answer.refuse(
+            [f"approve: the request does not validate as it reads now: {p}" for p in exc.problems], "-1"
+        )
     digest = request_digest(answer.ctx.repository, answer.number, request)
     if not answer.runs.approve(answer.ctx.repository, answer.number, digest):
-        return answer.refuse(["nothing waits for approval: someone approved it a moment ago"], "-1")
+        return answer.refuse(["approve: nothing waits for approval (someone approved it a moment ago)"], "-1")
     answer.react("rocket")
     answer.io.log(f"{answer.commenter} approved run {claim.training_id}")
     mark_valid(answer.gh, answer.number)

@@ -98,18 +98,17 @@ def _awaiting_approval(view: StatusView) -> list[str]:
 
 
 def _progress(view: StatusView) -> list[str]:
-    run = view.run
-    attempt = run.attempt if run else None
-    if attempt is None:
+    if view.stage == "validated" or view.run is None:
         return ["The request is valid; the run is starting."]
-    lines = [f"Attempt {attempt.number} of up to {view.request.max_retry + 1}: {escape(attempt.algorithm)}"]
-    if attempt.overrides:
-        lines[0] += f" with {code(_assignments(attempt.overrides))}"
-    if run and run.registered:
+    run, attempt = view.run, view.run.attempt
+    number = attempt.number if attempt else 1  # the first attempt is made when training starts
+    line = f"Attempt {number} of up to {view.request.max_retry + 1}: {escape(run.request.algorithm)}"
+    if attempt and attempt.overrides:
+        line += f" with {code(_assignments(attempt.overrides))}"
+    lines = [line]
+    if run.registered:
         lines.append(f"Registered {code(run.registered.version)} of {code(run.registered.model_id)}; verifying it.")
-    if attempt.metrics:
-        lines.append(_metrics_table(run))
-    return lines
+    return [*lines, _metrics_table(run)]
 
 
 def _awaiting_operator(view: StatusView) -> list[str]:
