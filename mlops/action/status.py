@@ -183,7 +183,7 @@ def _with_report(body: str, view: StatusView) -> str:
     report = view.report or ""
     if view.plots_url:  # the report's plot links are relative to its file; the comment needs them absolute
         report = report.replace(f"]({view.training_id}/", f"]({view.plots_url}/{view.training_id}/")
-    opening, closing = "<details><summary>Report</summary>\n\n", "\n</details>\n"
+    opening, closing = "\n<details><summary>Report</summary>\n\n", "\n</details>\n"
     budget = MAX_COMMENT - len(body) - len(opening) - len(closing)
     return body + opening + cut(report, budget, view.report_url) + closing
 
