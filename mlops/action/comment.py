@@ -118,8 +118,15 @@ class Answer:
         return self.runs.find(self.ctx.repository, self.number)
 
     def first_time(self) -> bool:
-        """True once per comment: a redelivered command never changes a run twice."""
-        return self.runs.first_notice(self.ctx.repository, self.number, f"comment:{self.event.comment.id}")
+        """True once per comment, whichever job asks first: a command never changes a run twice."""
+        return self.runs.first_notice(self.ctx.repository, self.number, self._notice)
+
+    def acted_on_before(self) -> bool:
+        return self.runs.has_notice(self.ctx.repository, self.number, self._notice)
+
+    @property
+    def _notice(self) -> str:
+        return f"comment:{self.event.comment.id}"
 
     def load_run(self, training_id: str) -> tuple[RunState, str | None]:
         from mlops.backends.local.runs_db import SqliteRunStore

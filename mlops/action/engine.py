@@ -3,7 +3,8 @@ ends (not at a pause) commit its history in one commit, label the issue and writ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlops.action import labels
@@ -12,7 +13,7 @@ from mlops.action.history_commit import run_files
 from mlops.action.outcome import Outcome
 from mlops.action.status import StatusComment, StatusView
 from mlops.action.summary import job_summary, links_line, request_table
-from mlops.errors import GitHubError
+from mlops.errors import GitHubError, RunStateError, UsageError
 from mlops.github.actions_io import ActionsIO
 from mlops.github.client import GitHubClient, IssueData
 from mlops.pipeline.models import IssueRef, OperatorDecision, RunState
@@ -31,39 +32,73 @@ class LocalEngine:
     def start(self, training_id: str, request: TrainingRequest) -> Outcome:
         """Run a new request from its first step, as far as it goes in this job."""
         worker = self._training_worker()  # boots on the other core while we talk to GitHub
+        run = RunState(training_id=training_id, request=request, issue=self._issue_ref(), source=self.issue.url)
+        status = self._status_comment(run, "validated")
+        services = self._services(status, worker)
         try:
-            status = self._status_comment(training_id, request, "validated")
+            # The run exists (and is ours) before anything is shown: a delivery of the same request in another job
+            # finds it, and a job re-run after this one failed continues it.
+            services.runs.create(run, services.runner.flow.start)
             status.show("validated")
             labels.set_status_label(self.gh, self.issue.number, labels.RUNNING)
-            run = RunState(training_id=training_id, request=request, issue=self._issue_ref(), source=self.issue.url)
-            return self._walk(status, lambda runner: runner.start(run), worker)
+            return self._walk(services, status, lambda runner: runner.resume(training_id))
         finally:
+            services.close()
             if worker is not None:
                 worker.close()  # a no-op once the run took it
 
-    def resume(self, run: RunState, decision: OperatorDecision) -> Outcome:
-        """Continue a paused run with an operator's decision (InvalidRequest, and the run stays paused, when the
-        overrides do not validate)."""
-        status = self._status_comment(run.training_id, run.request, "awaiting_operator", run)
-        return self._walk(status, lambda runner: runner.resume(run.training_id, decision), None)
+    def resume(self, run: RunState, decision: OperatorDecision | None) -> Outcome:
+        """Continue a paused run with an operator's decision, or an interrupted run from its last finished step.
 
-    def _walk(self, status: StatusComment, walk: Any, worker: Any) -> Outcome:
+        RunStateError, before anything changes, while another job executes the run or when it cannot continue;
+        InvalidRequest (the run stays paused) when a retrain's overrides do not validate."""
+        status = self._status_comment(run, "awaiting_operator" if decision else "training")
+        services = self._services(status, None)
+        try:
+            services.runs.claim(run.training_id)  # ours from here on (the runner takes the same claim again)
+            run, next_state = services.runs.load(run.training_id)
+            if next_state is None:
+                raise RunStateError(f"training_id: run {run.training_id} already {run.status}; nothing to continue")
+            status.view = replace(status.view, run=run)
+            if decision is None or decision.action == "retrain":
+                labels.set_status_label(self.gh, self.issue.number, labels.RUNNING)
+            return self._walk(services, status, lambda runner: runner.resume(run.training_id, decision))
+        finally:
+            services.close()
+
+    def continue_interrupted(self, training_id: str) -> Outcome | None:
+        """Continue the run if it stopped mid-way (its job failed or was cancelled, the runner restarted); None when
+        it is paused, ended, not created yet, or being executed by another job."""
+        from mlops.backends.local.runs_db import SqliteRunStore
+
+        try:
+            run, next_state = SqliteRunStore(self.ctx.settings.db_path).load(training_id)
+        except UsageError:
+            return None  # the job that claimed the issue is creating it this moment
+        if run.status != "running" or next_state is None:
+            return None
+        try:
+            return self.resume(run, None)
+        except RunStateError as exc:
+            self.io.log(f"run {training_id} is not continued here: {exc}")
+            return None
+
+    def _services(self, status: StatusComment, worker: Any) -> Any:
         from mlops.services import build_services
 
-        services = build_services(
+        return build_services(
             self.ctx.settings,
             progress=self.io.log,
             on_step=status.follow(lambda text: self.io.warning(text)),
             writes_history=True,
             standby=worker,
         )
-        try:
-            run = walk(services.runner)
-            outcome = self._finish(status, run)
-            services.tidy()
-            return outcome
-        finally:
-            services.close()
+
+    def _walk(self, services: Any, status: StatusComment, walk: Callable[[Any], RunState]) -> Outcome:
+        run = walk(services.runner)
+        outcome = self._finish(status, run)
+        services.tidy()
+        return outcome
 
     def _finish(self, status: StatusComment, run: RunState) -> Outcome:
         outcome = Outcome(
@@ -101,10 +136,8 @@ class LocalEngine:
             plots_url=self.ctx.file_url("raw", ref, HISTORY_PATH),
         )
 
-    def _status_comment(
-        self, training_id: str, request: TrainingRequest, stage: str, run: RunState | None = None
-    ) -> StatusComment:
-        view = StatusView(training_id, stage, request, run_url=self.ctx.run_url, run=run)
+    def _status_comment(self, run: RunState, stage: str) -> StatusComment:
+        view = StatusView(run.training_id, stage, run.request, run_url=self.ctx.run_url, run=run)
         return StatusComment(self.gh, self.issue.number, view)
 
     def _issue_ref(self) -> IssueRef:

@@ -89,6 +89,10 @@ class IssueStart:
     def _known(self, known: IssueRun, digest: str, request: TrainingRequest) -> Outcome:
         """The issue has its run already: a redelivery, an edit while it awaits approval, or an edit too late."""
         if known.request_digest == digest:
+            if known.state == "started":  # a job re-run after this run was interrupted continues it
+                continued = LocalEngine(self.ctx, self.io, self.gh, self.issue).continue_interrupted(known.training_id)
+                if continued is not None:
+                    return continued
             self.io.log(f"issue #{self.issue.number} already has run {known.training_id} for this request")
             return Outcome("ignored", known.training_id, request.model_id)
         if known.state == "awaiting_approval" and self.runs.revise(self.ctx.repository, self.issue.number, digest):

@@ -104,5 +104,8 @@ class IssueRuns:
                 == 1
             )
 
-    def close(self) -> None:
-        self._conn.close()
+    def has_notice(self, repository: str, issue: int, notice: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM issue_notices WHERE repository = ? AND issue = ? AND notice = ?", (repository, issue, notice)
+        ).fetchone()
+        return row is not None

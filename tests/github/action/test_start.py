@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from conftest import ActionRunner, IssueSpec, checkout_history, form_body, history_commits
@@ -154,8 +157,11 @@ def test_a_request_by_someone_without_write_access_waits_for_a_writers_approval(
 
     # WHEN a maintainer approves it, after the author changed the body on GitHub (the approval reads it again)
     action.fake.add_issue(
-        spec.number, title=spec.title, body=form_body(hyperparameters="n_estimators: 4\nmax_depth: 3"),
-        author=spec.author, labels=spec.labels,
+        spec.number,
+        title=spec.title,
+        body=form_body(hyperparameters="n_estimators: 4\nmax_depth: 3"),
+        author=spec.author,
+        labels=spec.labels,
     )
     approved = action.comment(spec, "/mlops approve", author="lisa-maintainer")
 
@@ -168,3 +174,37 @@ def test_a_request_by_someone_without_write_access_waits_for_a_writers_approval(
     status = action.status_comment(spec.number)
     assert ": succeeded" in status
     assert sorted(action.fake.labels(spec.number)) == ["mlops:succeeded", "mlops:train"]
+
+
+def test_running_the_job_again_after_it_died_mid_training_continues_the_same_run(
+    action: ActionRunner, tmp_path: Path
+) -> None:
+    # GIVEN a start job killed while its run trains (a slow training command, so the kill lands mid-training)
+    slow = tmp_path / "slow_training.py"
+    slow.write_text(
+        "import runpy, sys, time\ntime.sleep(4)\nsys.argv = ['mlops.training']\n"
+        "runpy.run_module('mlops.training', run_name='__main__')\n"
+    )
+    command = {"MLOPS_TRAIN_COMMAND": f"{sys.executable} {slow}"}
+    spec = action.open_issue(IssueSpec())
+    delivery = spec.delivery("opened")
+    job = action.start("start", "issues", delivery, **command)
+    wait_for(lambda: any(": training" in c["body"] for c in action.bot_comments(spec.number)))
+    job.process.kill()
+    job.process.communicate(timeout=60)
+
+    # WHEN the job is run again (GitHub re-runs it with the same event)
+    again = action.run("start", "issues", delivery, **command)
+
+    # THEN the same run continues from its last finished step and goes to its end, reported and recorded once
+    assert again.returncode == 0 and again.outputs["status"] == "succeeded", again
+    assert len(action.bot_comments(spec.number, "<!-- mlops:status ")) == 1
+    assert f"training_id={again.outputs['training-id']}" in action.status_comment(spec.number)
+    assert len(history_commits(action.fake)) == 1
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
