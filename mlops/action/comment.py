@@ -22,7 +22,7 @@ from mlops.action.outcome import Outcome
 from mlops.action.status import status_marker
 from mlops.backends.local.issue_runs import IssueRun, IssueRuns
 from mlops.commands import Command, find_command_line, help_text, parse_command
-from mlops.errors import InvalidRequest
+from mlops.errors import InvalidRequest, UsageError
 from mlops.github.actions_io import ActionsIO
 from mlops.github.client import WRITE_ROLES, GitHubClient, IssueData
 from mlops.pipeline.models import RunState
@@ -128,10 +128,14 @@ class Answer:
     def _notice(self) -> str:
         return f"comment:{self.event.comment.id}"
 
-    def load_run(self, training_id: str) -> tuple[RunState, str | None]:
+    def load_run(self, training_id: str) -> tuple[RunState, str | None] | None:
+        """The run and the state it continues at; None while the job that claimed the issue is creating it."""
         from mlops.backends.local.runs_db import SqliteRunStore
 
-        return SqliteRunStore(self.ctx.settings.db_path).load(training_id)
+        try:
+            return SqliteRunStore(self.ctx.settings.db_path).load(training_id)
+        except UsageError:
+            return None
 
 
 def _help(answer: Answer, command: Command) -> Outcome:
@@ -147,9 +151,10 @@ def _status(answer: Answer, command: Command) -> Outcome:
     elif claim.state == "awaiting_approval":
         text = f"Run {code(claim.training_id)} waits for someone with write access to answer `/mlops approve`."
         outcome = Outcome("awaiting_approval", claim.training_id)
+    elif (loaded := answer.load_run(claim.training_id)) is None:
+        text, outcome = f"Run {code(claim.training_id)} is starting.", Outcome("started", claim.training_id)
     else:
-        run, next_state = answer.load_run(claim.training_id)
-        text, outcome = _describe(answer, run, next_state), _run_outcome(run)
+        text, outcome = _describe(answer, *loaded), _run_outcome(loaded[0])
     answer.reply(text)
     answer.react("+1")
     return outcome

@@ -59,6 +59,8 @@ class LocalEngine:
             run, next_state = services.runs.load(run.training_id)
             if next_state is None:
                 raise RunStateError(f"training_id: run {run.training_id} already {run.status}; nothing to continue")
+            if decision is not None and run.status != "awaiting_operator":
+                raise RunStateError(f"training_id: run {run.training_id} is not waiting for an operator ({run.status})")
             status.view = replace(status.view, run=run)
             if decision is None or decision.action == "retrain":
                 labels.set_status_label(self.gh, self.issue.number, labels.RUNNING)

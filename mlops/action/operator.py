@@ -21,9 +21,8 @@ from mlops.pipeline.models import OperatorDecision, RunState
 
 def _issue_run(answer: Answer) -> RunState | None:
     claim = answer.claim()
-    if claim is None or claim.state != "started":
-        return None
-    return answer.load_run(claim.training_id)[0]
+    loaded = answer.load_run(claim.training_id) if claim is not None and claim.state == "started" else None
+    return loaded[0] if loaded else None
 
 
 def _decide(action: Literal["retrain", "abort"]) -> Callable[[Answer, Command], Outcome]:
