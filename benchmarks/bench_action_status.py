@@ -107,11 +107,13 @@ def environment(work: Path, fake: FakeGitHub, event: Path) -> dict[str, str]:
     }
 
 
-def one_answer(work: Path, fake: FakeGitHub, python: list[str]) -> tuple[float, float, str]:
-    """(seconds to the reply posted, seconds to the process's exit, its stderr) for one fresh process."""
+def one_answer(work: Path, fake: FakeGitHub, python: list[str]) -> tuple[float, float, float, str]:
+    """(seconds to the first API call, to the reply posted, to the process's exit, its stderr), one fresh process."""
     event = work / "event.json"
     event.write_text(json.dumps(delivery(fake)))
+    first: list[float] = []
     posted: list[float] = []
+    fake.before("POST", "/reactions", lambda: first.append(time.perf_counter()))
     fake.before("POST", f"/issues/{ISSUE}/comments", lambda: posted.append(time.perf_counter()))
     started = time.perf_counter()
     done = subprocess.run(
@@ -122,9 +124,9 @@ def one_answer(work: Path, fake: FakeGitHub, python: list[str]) -> tuple[float, 
         text=True,
     )
     ended = time.perf_counter()
-    if done.returncode != 0 or not posted:
+    if done.returncode != 0 or not posted or not first:
         sys.exit(f"the action failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
-    return posted[0] - started, ended - started, done.stderr
+    return first[0] - started, posted[0] - started, ended - started, done.stderr
 
 
 def import_profile(log: str, top: int = 12) -> list[tuple[str, float]]:
@@ -156,18 +158,14 @@ def main() -> None:
         paused_run(work / "home", fake.repository)
         one_answer(work, fake, [])  # warm-up: compiles the modules, creates the labels' and the database's files
         tries = [one_answer(work, fake, []) for _ in range(args.repeat)]
-        profile = import_profile(one_answer(work, fake, ["-X", "importtime"])[2])
+        profile = import_profile(one_answer(work, fake, ["-X", "importtime"])[3])
         if fake.problems:
             sys.exit("the fake GitHub saw requests its description does not allow:\n" + "\n".join(fake.problems))
-    replies, exits = [t[0] for t in tries], [t[1] for t in tries]
-    print(f"/mlops status answered by python -m mlops.action comment, {args.repeat} fresh processes:")
-    print(
-        f"  reply posted after   median {statistics.median(replies):.3f} s (min {min(replies):.3f}, "
-        f"max {max(replies):.3f})  target <= 1 s"
-    )
-    print(
-        f"  process exited after median {statistics.median(exits):.3f} s (min {min(exits):.3f}, max {max(exits):.3f})"
-    )
+    print(f"/mlops status answered by python -m mlops.action comment, {args.repeat} fresh processes (seconds):")
+    for label, index in (("first API call (the 👀)", 0), ("reply posted", 1), ("process exited", 2)):
+        times = [t[index] for t in tries]
+        print(f"  {label:<24} median {statistics.median(times):.3f}  min {min(times):.3f}  max {max(times):.3f}")
+    print("  target: reply posted within 1 s")
     print("what the path imports (top packages, cumulative import time):")
     for name, seconds in profile:
         print(f"  {name:<28} {seconds:.3f} s")
