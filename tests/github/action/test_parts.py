@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,19 @@ def test_the_action_fails_with_annotations_never_a_traceback(
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
     assert any(line.startswith("::error title=mlops::") and expected in line for line in done.stdout.splitlines()), done
+
+
+def test_an_unreachable_api_is_one_problem_naming_the_url() -> None:
+    from mlops.errors import GitHubError
+    from mlops.github.client import Connection, GitHubClient
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    client = GitHubClient(Connection(token="t", api_url=url, repository="o/r", retries=0))
+
+    with pytest.raises(GitHubError) as caught:
+        client.labels(1)
+
+    (problem,) = caught.value.problems
+    assert problem.startswith("GitHub API: reading the labels of issue #1: cannot reach " + url), problem
