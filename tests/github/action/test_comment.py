@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ActionRunner, IssueSpec, form_body, history_commits
+from action_harness import ActionRunner, IssueSpec, form_body, history_commits
 
 # A decision tree of depth 1 cannot reach 90 % on iris: the run pauses for an operator.
 WEAK = form_body(algorithm="decision_tree", hyperparameters="max_depth: 1", threshold="0.9", max_retry="2")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conftest import ActionRunner, IssueSpec
+from action_harness import ActionRunner, IssueSpec
 
 
 def help_asked(action: ActionRunner) -> tuple[IssueSpec, dict[str, Any]]:

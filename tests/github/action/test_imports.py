@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ActionRunner, IssueSpec, copy_served, form_body, octokit
+from action_harness import ActionRunner, IssueSpec, copy_served, form_body, octokit
 
 from mlops.backends.local.issue_runs import IssueRun, IssueRuns
 

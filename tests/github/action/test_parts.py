@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PAYLOADS, REPO, parse_outputs
+from action_harness import PAYLOADS, REPO, parse_outputs
 
 from mlops.action.context import ActionContext
 from mlops.action.event import (

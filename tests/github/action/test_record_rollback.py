@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import ActionRunner, checkout_history, copy_served, history_commits, octokit
+from action_harness import ActionRunner, checkout_history, copy_served, history_commits, octokit
 
 from mlops.backends.local.registry_db import SqliteRegistryBackend
 from mlops.history import HistoryLog

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import ActionRunner, IssueSpec, checkout_history, form_body, history_commits
+from action_harness import ActionRunner, IssueSpec, checkout_history, form_body, history_commits
 
 from mlops.history import HistoryLog
 
