@@ -9,7 +9,7 @@ from typing import Any
 
 from mlops.action import labels
 from mlops.action.context import HISTORY_PATH, ActionContext
-from mlops.action.history_commit import run_files
+from mlops.action.history_commit import commit_message, read_record, run_files
 from mlops.action.outcome import Outcome
 from mlops.action.status import StatusComment, StatusView
 from mlops.action.summary import job_summary, links_line, request_table
@@ -126,7 +126,8 @@ class LocalEngine:
         report = (directory / f"{run.training_id}.md").read_text(encoding="utf-8")
         final = {"run": run, "report": report, "head": HistoryLog(directory).head()}
         try:
-            commit = self.gh.commit_files(run_files(directory, run.training_id), commit_message(run))
+            message = commit_message(read_record(directory, run.training_id))
+            commit = self.gh.commit_files(run_files(directory, run.training_id), message)
         except GitHubError as exc:
             status.show(run.status, **final, note=f"the history commit failed; run `record` again: {exc}")
             raise
@@ -139,7 +140,8 @@ class LocalEngine:
         )
 
     def _status_comment(self, run: RunState, stage: str) -> StatusComment:
-        view = StatusView(run.training_id, stage, run.request, run_url=self.ctx.run_url, run=run)
+        lang = self.ctx.settings.report_lang
+        view = StatusView(run.training_id, stage, run.request, run_url=self.ctx.run_url, run=run, lang=lang)
         return StatusComment(self.gh, self.issue.number, view)
 
     def _issue_ref(self) -> IssueRef:
@@ -158,15 +160,7 @@ class LocalEngine:
 
     def _summary(self, run: RunState, status_url: str | None) -> str:
         links = links_line({"issue": self.issue.url, "status comment": status_url, "Actions run": self.ctx.run_url})
-        return job_summary(f"MLOps run `{run.training_id}`", _outcome_text(run), request_table(run.request), links)
+        from mlops.report import status_lines
 
-
-def commit_message(run: RunState) -> str:
-    version = f" {run.registered.version}" if run.registered else ""
-    return f"mlops: record {run.training_id} ({run.status}{version})"
-
-
-def _outcome_text(run: RunState) -> str:
-    from mlops.report import status_lines
-
-    return status_lines(run, run.request.report_lang or "ja")[0]
+        outcome = status_lines(run, run.request.report_lang or self.ctx.settings.report_lang)[0]
+        return job_summary(f"MLOps run `{run.training_id}`", outcome, request_table(run.request), links)

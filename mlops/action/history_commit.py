@@ -30,6 +30,12 @@ def read_record(directory: Path, record_id: str) -> dict[str, Any]:
     return record
 
 
+def commit_message(record: dict[str, Any]) -> str:
+    """`mlops: record train-... (succeeded v1.2.0)`, from a run's history record."""
+    version = (record.get("model") or {}).get("version")
+    return f"mlops: record {record.get('training_id')} ({record.get('status')}{f' {version}' if version else ''})"
+
+
 def record_files(directory: Path, record_id: str) -> dict[str, bytes]:
     """One record's files, keyed by their path in the repository."""
     record = read_record(directory, record_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 from mlops.action.context import HISTORY_PATH, ActionContext
 from mlops.action.event import RepositoryDispatchEvent, load_event
-from mlops.action.history_commit import read_record, run_files
+from mlops.action.history_commit import commit_message, read_record, run_files
 from mlops.action.outcome import Outcome
 from mlops.action.summary import job_summary, links_line
 from mlops.errors import UsageError
@@ -32,15 +32,10 @@ def run(ctx: ActionContext, io: ActionsIO) -> Outcome:
         raise UsageError(f'client_payload.training_id: missing; send {{"training_id": "train-..."}} with {EVENT_TYPE}')
     directory = ctx.settings.history_dir
     record = read_record(directory, training_id)
-    commit = GitHubClient(ctx.connection).commit_files(run_files(directory, training_id), _message(record))
+    commit = GitHubClient(ctx.connection).commit_files(run_files(directory, training_id), commit_message(record))
     io.log(f"{training_id}: " + (f"committed as {commit}" if commit else "already in the repository; nothing to do"))
     io.add_summary(_summary(ctx, record, commit))
     return _outcome(record)
-
-
-def _message(record: dict[str, Any]) -> str:
-    version = (record.get("model") or {}).get("version")
-    return f"mlops: record {record.get('training_id')} ({record.get('status')}{f' {version}' if version else ''})"
 
 
 def _outcome(record: dict[str, Any]) -> Outcome:

@@ -56,6 +56,7 @@ class StatusView:
     plots_url: str | None = None
     head: dict[str, Any] | None = None  # the end: the history chain's head after the run
     note: str | None = None
+    lang: str = "ja"  # of the report's parts, unless the request asks for another (MLOPS_REPORT_LANG)
 
 
 def render_status(view: StatusView) -> str:
@@ -63,7 +64,7 @@ def render_status(view: StatusView) -> str:
     parts = [
         status_marker(view.training_id),
         f"### {emoji} MLOps run {code(view.training_id)}: {label}",
-        _request_table(view.request),
+        _request_table(view.run.request if view.run else view.request),  # a retrain may have changed it
         *_STAGE_BLOCKS.get(view.stage, _progress)(view),
     ]
     if view.note:
@@ -130,7 +131,7 @@ def _finished(view: StatusView) -> list[str]:
     assert view.run is not None
     # The report's path in the repository, not on the runner.
     run = view.run.model_copy(update={"report": f"{HISTORY_PATH}/{view.training_id}.md"})
-    lines = [render_summary(run, run.request.report_lang or "ja", history_url=view.report_url).strip()]
+    lines = [render_summary(run, run.request.report_lang or view.lang, history_url=view.report_url).strip()]
     if view.head:
         sha = str(view.head.get("sha256"))
         lines.append(
