@@ -20,7 +20,7 @@ from mlops.suggest import did_you_mean
 COMMANDS = {
     "retrain": "train again with overrides, e.g. `/mlops retrain n_estimators=300 max_depth=12`",
     "abort": "end the paused run, e.g. `/mlops abort data needs cleaning`",
-    "approve": "start a request that awaits approval; needs write access",
+    "approve": "start a request awaiting approval (its author cannot write here); needs write access",
     "status": "show where the run is",
     "help": "list the commands",
 }

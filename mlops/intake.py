@@ -71,15 +71,3 @@ def request_from_file(
     datasets = LocalDatasets(dataset_root) if dataset_root is not None else None
     return request_from_body(read_body(path), title=title, template=template, datasets=datasets)
 
-
-def check_local_dataset(request: TrainingRequest, dataset_root: Path) -> TrainingRequest:
-    """A request validated without `dataset_root`, checked against it afterwards: the dataset must exist, and its
-    description settles a task the request left open. (`request_from_file(..., dataset_root=...)` does both while
-    validating, so that an unknown dataset is reported together with the request's other problems.)"""
-    if request.dataset_id is None:
-        return request
-    problem = LocalDatasets(dataset_root).problem(request.dataset_id)
-    if problem:
-        raise InvalidRequest(f"dataset_id: {problem}")
-    task = request.task or data.described_task(dataset_root, request.dataset_id)
-    return request.with_task(task) if task and not request.task else request

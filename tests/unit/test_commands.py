@@ -29,7 +29,9 @@ def test_commands_other_than_retrain_take_a_free_text_reason(name: str) -> None:
 
 
 def test_approve_is_listed_with_what_it_needs() -> None:
-    assert COMMANDS["approve"] == "start a request that awaits approval; needs write access"
+    assert COMMANDS["approve"] == (
+        "start a request awaiting approval (its author cannot write here); needs write access"
+    )
     assert "/mlops approve" in problems_of("/mlops")[0]
 
 
