@@ -12,6 +12,7 @@ that reuses a provider, and the stack that creates one is only shown to deploy.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -46,6 +47,14 @@ def token(sub: str, aud: str = "sts.amazonaws.com") -> dict[str, str]:
     return {"sub": sub, "aud": aud, "iss": "https://token.actions.githubusercontent.com"}
 
 
+@functools.cache
+def parsed_template() -> dict[str, Any]:
+    """The template as cfn-lint reads it (!Ref, !Sub, !If... become Ref, Fn::Sub, Fn::If)."""
+    template, problems = decode(str(TEMPLATE))
+    assert template is not None and not problems, problems
+    return dict(template)
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
@@ -53,12 +62,15 @@ def aws() -> Iterator[None]:
 
 
 def deploy(name: str, **parameters: str) -> dict[str, str]:
-    """Creates the stack on moto; returns its outputs."""
-    cloudformation = boto3.client("cloudformation", region_name=REGION)
-    values = {**PIPELINE_OUTPUTS, **REPOSITORY, **parameters}
+    """Creates the stack on moto for octo-org/models and the pipeline's outputs; returns its outputs."""
+    return create_stack(name, {**PIPELINE_OUTPUTS, **REPOSITORY, **parameters})
+
+
+def create_stack(name: str, parameters: dict[str, str], region: str = REGION) -> dict[str, str]:
+    cloudformation = boto3.client("cloudformation", region_name=region)
     cloudformation.create_stack(
         StackName=name, TemplateBody=TEMPLATE.read_text(encoding="utf-8"), Capabilities=["CAPABILITY_IAM"],
-        Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()],
+        Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
     )
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
@@ -132,8 +144,7 @@ def test_with_an_environment_only_that_environment_s_jobs_may_assume_the_role(
 
 def test_the_trust_compares_the_subject_literally() -> None:
     """StringEquals only: with StringLike, a `*` in a value would widen the trust."""
-    template, _ = decode(str(TEMPLATE))
-    assert template is not None
+    template = parsed_template()
     [statement] = template["Resources"]["GitHubActionsRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert set(statement["Condition"]) == {"StringEquals"}
     assert set(statement["Condition"]["StringEquals"]) == {
@@ -211,8 +222,7 @@ def test_the_stack_that_reuses_a_provider_gives_every_output(aws: None) -> None:
 
 
 def parameter(name: str) -> dict[str, Any]:
-    template, _ = decode(str(TEMPLATE))
-    assert template is not None
+    template = parsed_template()
     return dict(template["Parameters"][name])
 
 
@@ -252,9 +262,26 @@ def test_a_parameter_accepts_a_real_value(name: str, value: str) -> None:
 
 
 def test_the_parameters_and_outputs_are_the_ones_the_deploy_code_knows() -> None:
-    template, _ = decode(str(TEMPLATE))
-    assert template is not None
+    template = parsed_template()
     assert list(template["Parameters"]) == [*GITHUB_OIDC_TRUST_PARAMETERS, *GITHUB_OIDC_RESOURCE_PARAMETERS]
     assert list(template["Outputs"]) == list(GITHUB_OIDC_OUTPUTS)
     for output, variable in GITHUB_OIDC_OUTPUTS.items():
         assert variable is None or variable in template["Outputs"][output]["Description"], output
+
+
+def documented_overrides() -> dict[str, str]:
+    """The KEY=VALUE pairs of the `aws cloudformation deploy` command in docs/aws-deploy.md."""
+    text = (TEMPLATE.parents[2] / "docs" / "aws-deploy.md").read_text(encoding="utf-8")
+    command = text.split("aws cloudformation deploy", 1)[1].split("```", 1)[0]
+    overrides = command.split("--parameter-overrides", 1)[1].replace("\\\n", " ").split()
+    return dict(pair.split("=", 1) for pair in overrides)
+
+
+def test_the_documented_deploy_command_gives_every_required_parameter_a_valid_value(aws: None) -> None:
+    template = parsed_template()
+    overrides = documented_overrides()
+    required = {name for name, spec in template["Parameters"].items() if "Default" not in spec}
+    assert required <= set(overrides) <= set(template["Parameters"])
+    assert [name for name, value in overrides.items() if not accepts(name, value)] == []
+    outputs = create_stack("mlops-github", overrides, region=overrides["StateMachineArn"].split(":")[3])
+    assert outputs["TrustedSubject"] == f"{SUB}:ref:refs/heads/main"
