@@ -15,34 +15,33 @@ import venv
 from pathlib import Path
 
 CHECKOV_VERSION = "3.3.30"
-REPO = Path(__file__).resolve().parents[2]
+ENV_DIR = Path(__file__).resolve().parents[2] / ".venv-checkov"
 # checkov exits 0 (nothing failed) or 1 (a check failed); this says it could not be installed at all.
 INSTALL_FAILED = 3
-ENV_DIR = REPO / ".venv-checkov"
-# Written last, so a half-finished installation (interrupted pip) is redone rather than trusted.
-READY_MARK = ENV_DIR / f"checkov-{CHECKOV_VERSION}.ready"
 
 
 class InstallFailed(Exception):
     """pip could not install the pinned checkov."""
 
 
-def checkov_executable() -> Path:
-    """The checkov of `.venv-checkov/`, installing it first if needed (one installer at a time)."""
-    with open(REPO / ".venv-checkov.lock", "w") as lock:
+def checkov_executable(env_dir: Path = ENV_DIR) -> Path:
+    """The checkov of `env_dir`, installing it first if needed (one installer at a time)."""
+    # Written last, so a half-finished installation (interrupted pip) is redone rather than trusted.
+    ready_mark = env_dir / f"checkov-{CHECKOV_VERSION}.ready"
+    with open(env_dir.with_name(env_dir.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not READY_MARK.exists():
-            _install()
-    return ENV_DIR / "bin" / "checkov"
+        if not ready_mark.exists():
+            _install(env_dir)
+            ready_mark.touch()
+    return env_dir / "bin" / "checkov"
 
 
-def _install() -> None:
-    venv.EnvBuilder(clear=True, with_pip=True).create(ENV_DIR)
-    pip = [str(ENV_DIR / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+def _install(env_dir: Path) -> None:
+    venv.EnvBuilder(clear=True, with_pip=True).create(env_dir)
+    pip = [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     result = subprocess.run([*pip, f"checkov=={CHECKOV_VERSION}"], capture_output=True, text=True)
     if result.returncode != 0:
-        raise InstallFailed(f"installing checkov=={CHECKOV_VERSION} into {ENV_DIR} failed:\n{result.stderr}")
-    READY_MARK.touch()
+        raise InstallFailed(f"installing checkov=={CHECKOV_VERSION} into {env_dir} failed:\n{result.stderr}")
 
 
 def main(arguments: list[str]) -> int:

@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode
 
+from tests.infra import checkov_env
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR = REPO / "infra" / "cloudformation"
 TEMPLATES = sorted(TEMPLATE_DIR.glob("*.yml"))
@@ -174,3 +176,13 @@ def test_a_template_checkov_cannot_parse_is_caught_as_unscanned(tmp_path: Path) 
     report = checkov(tmp_path)
     assert report["summary"]["parsing_errors"] == 1
     assert unscanned(report, tmp_path) == ["broken.yml"]
+
+
+def test_when_checkov_cannot_be_installed_the_lint_fails_with_pip_s_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never a silent pass or a skip: no checkov, no report (pip here is told to use no package index)."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    with pytest.raises(checkov_env.InstallFailed, match=f"checkov=={checkov_env.CHECKOV_VERSION}"):
+        checkov_env.checkov_executable(tmp_path / "venv")
+    assert not list((tmp_path / "venv").glob("*.ready"))
