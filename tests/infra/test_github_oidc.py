@@ -3,7 +3,7 @@ THEN only a GitHub token for that repository and its branch (or environment), me
 role; the role may make only the calls the action makes, on this pipeline's resources; the parameters refuse a
 wildcard owner or repository; and the stack's parameters and outputs are the ones the deploy code expects.
 
-moto resolves the template's intrinsic functions (If, Sub, Split, Join) and stores the resulting policies, so the
+moto resolves the template's intrinsic functions (If, Sub, Select, Split) and stores the resulting policies, so the
 trust is evaluated as deployed. It does not validate AllowedPattern, so the patterns are checked here; and it
 skips AWS::IAM::OIDCProvider (a Ref to it resolves to nothing), so the trust's principal is checked on a stack
 that reuses a provider, and the stack that creates one is only shown to deploy.
