@@ -89,6 +89,12 @@ def test_a_missing_object_and_a_lost_conditional_write_become_our_errors(aws: Aw
         s3.put_object(Bucket="artifacts", Key="k", Body=b"2", IfNoneMatch="*")
 
 
+def test_sagemaker_s_validation_error_for_a_missing_group_is_not_found(aws: AwsClients) -> None:
+    # SageMaker answers "ValidationException ... does not exist." for a missing model package group
+    with pytest.raises(AwsNotFound, match="does not exist"), aws_call("reading the group"):
+        aws.client("sagemaker").describe_model_package_group(ModelPackageGroupName="nothing-here")
+
+
 def test_an_unreachable_endpoint_is_unavailable_not_a_traceback() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

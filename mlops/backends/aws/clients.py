@@ -115,11 +115,11 @@ def translate(exc: ClientError, what: str) -> AwsError:
     for codes, kind in KINDS:
         if code in codes:
             return kind(text)
+    if code == "ValidationException" and _says_missing(str(error.get("Message", ""))):
+        return AwsNotFound(text)  # SageMaker answers a missing group or package this way
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return AwsUnavailable(text) if status >= 500 else AwsError(text)
 
 
-def error_code(exc: BaseException) -> str | None:
-    """The AWS error code behind one of our errors (or a ClientError), for the few callers that need it."""
-    cause = exc if isinstance(exc, ClientError) else exc.__cause__
-    return str(cause.response.get("Error", {}).get("Code")) if isinstance(cause, ClientError) else None
+def _says_missing(message: str) -> bool:
+    return message.endswith(("does not exist.", "does not exist", "not found"))

@@ -72,10 +72,10 @@ class Table:
 
     def query(self, pk: str, sk_prefix: str = "") -> list[dict[str, Any]]:
         """The partition's items whose sort key starts with `sk_prefix`, in sort key order (consistent read)."""
-        return self._query(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=encode({":pk": pk, ":prefix": sk_prefix}), ConsistentRead=True,
-        )
+        condition = "pk = :pk AND begins_with(sk, :prefix)" if sk_prefix else "pk = :pk"
+        values = {":pk": pk, ":prefix": sk_prefix} if sk_prefix else {":pk": pk}
+        return self._query(KeyConditionExpression=condition, ExpressionAttributeValues=encode(values),
+                           ConsistentRead=True)
 
     def query_runs(self) -> list[dict[str, Any]]:
         """Every run item, oldest first, from the sparse index (eventually consistent, as every GSI)."""
@@ -105,6 +105,11 @@ def key(pk: str, sk: str) -> dict[str, Any]:
 
 def put_action(item: dict[str, Any], condition: str | None = None, values: Values = None) -> dict[str, Any]:
     return {"Put": {"Item": encode(item), **_condition(condition, values)}}
+
+
+def update_action(pk: str, sk: str, expression: str, condition: str, values: dict[str, Any]) -> dict[str, Any]:
+    return {"Update": {"Key": key(pk, sk), "UpdateExpression": expression, "ConditionExpression": condition,
+                       "ExpressionAttributeValues": encode(values)}}
 
 
 def encode(values: dict[str, Any]) -> dict[str, Any]:
