@@ -91,9 +91,13 @@ def test_current_is_the_newest_approved_and_a_rollback_rejects_what_it_leaves(
     registry: ModelRegistry, backend: SageMakerRegistryBackend, model_dir: Path
 ) -> None:
     register(registry, model_dir, "train-1")
+    group = backend.sagemaker.describe_model_package_group(ModelPackageGroupName=MODEL)
     # WHEN new hyperparameters are registered THEN a minor bump, current, both Approved
     assert register(registry, model_dir, "train-2", hyperparameters={"n_estimators": 300}) == ("v1.1.0", "v1.0.0")
     assert approvals(backend) == [("v1.0.0", "Approved"), ("v1.1.0", "Approved")]
+    # AND the group was not created again (moto would silently replace it)
+    again = backend.sagemaker.describe_model_package_group(ModelPackageGroupName=MODEL)
+    assert again["CreationTime"] == group["CreationTime"]
     # WHEN the operator rolls back THEN v1.0.0 is current again and v1.1.0 is Rejected and marked rolled back
     rollback = registry.rollback(MODEL, actor="alice", reason="worse in production")
     assert (rollback["from_version"], rollback["to_version"], registry.current(MODEL)) == ("v1.1.0", "v1.0.0", "v1.0.0")
