@@ -20,12 +20,15 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops.backends.aws.dynamodb_table import NEW_ITEM, Table, key, put_action
 from mlops.errors import AwsConflict, RunStateError, UsageError
 from mlops.pipeline.models import RunState, utcnow
 from mlops.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from mlops.ports import RunStore
 
 MAX_DOCUMENT_BYTES = 256 * 1024  # Step Functions' payload limit
 LEASE_SECONDS = 900  # a Lambda runs at most 15 minutes
@@ -153,3 +156,9 @@ def _document(run: RunState) -> str:
             "state can pass on; keep large outputs in the artifact store and put their keys in the document"
         )
     return text
+
+
+if TYPE_CHECKING:  # mypy proves the store fits the port
+
+    def _fits_the_port(store: DynamoRunStore) -> RunStore:
+        return store
