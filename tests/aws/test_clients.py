@@ -19,7 +19,7 @@ from mlops.errors import (
     MlopsError,
     UsageError,
 )
-from mlops.settings import AwsSettings, Settings
+from mlops.settings import AWS_NAMES, AwsSettings, Settings
 
 REGION = "us-east-1"
 
@@ -65,6 +65,16 @@ def test_one_client_per_service_with_bounded_standard_retries() -> None:
     s3 = clients.client("s3")
     assert clients.client("s3") is s3  # made once, reused (a warm Lambda keeps its connections)
     assert s3.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+
+
+def test_every_aws_setting_is_read_once_from_its_variable() -> None:
+    env = {name: f"value-of-{name}" for name in AWS_NAMES.values()}
+    settings = Settings.from_env({**env, "AWS_DEFAULT_REGION": "ap-northeast-1"}).aws
+    assert settings.region == "ap-northeast-1"
+    assert {field: getattr(settings, field) for field in AWS_NAMES} == {
+        field: f"value-of-{name}" for field, name in AWS_NAMES.items()
+    }
+    assert Settings.from_env({}).aws == AwsSettings()  # nothing set: nothing invented
 
 
 def test_a_missing_region_is_a_usage_error_naming_the_variable() -> None:
