@@ -29,6 +29,7 @@ again (a retried step) passes and finishes the package it may have started.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
@@ -91,7 +92,7 @@ class SageMakerRegistryBackend:
         evaluation = f"s3://{self.bucket}/{record['artifact_key']}evaluation.json"
         with aws_call(f"registry: registering {record['model_id']} {record['version']}"):
             return str(self.sagemaker.create_model_package(
-                ModelPackageGroupName=record["model_id"], ModelApprovalStatus=PENDING,
+                ModelPackageGroupName=record["model_id"], ModelApprovalStatus=PENDING, ClientToken=client_token(record),
                 ModelPackageDescription=f"{record['model_id']} {record['version']} ({record['training_id']})",
                 CustomerMetadataProperties=to_metadata(record),
                 ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation}}},
@@ -226,6 +227,13 @@ class SageMakerRegistryBackend:
 # --- the record in CustomerMetadataProperties ----------------------------------------------------------
 
 READABLE = ("version", "training_id", "status", "algorithm")
+
+
+def client_token(record: dict[str, Any]) -> str:
+    """CreateModelPackage's idempotency token (at most 36 characters): on AWS, a try that created the package
+    but died before recording its ARN gets the same package back when retried (moto ignores the token)."""
+    identity = f"{record['model_id']}#{record['version']}#{record['training_id']}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:36]
 
 
 def to_metadata(record: dict[str, Any]) -> dict[str, str]:
