@@ -9,8 +9,6 @@ from moto import mock_aws
 
 from mlops.backends.aws.clients import AwsClients
 from mlops.backends.aws.dynamodb_table import TABLE_DEFINITION, Table
-from mlops.pipeline.models import IssueRef, RunState
-from mlops.request import validate_request
 from mlops.settings import AwsSettings
 
 REGION = "us-east-1"
@@ -38,8 +36,3 @@ def table(aws: AwsClients) -> Table:
     aws.client("dynamodb").create_table(TableName="mlops-runs", **TABLE_DEFINITION)
     return Table(aws.client("dynamodb"), "mlops-runs")
 
-
-def make_run(training_id: str = "train-20250110-123456-abcd", issue: int | None = 7) -> RunState:
-    request = validate_request({"learning_type": "supervised", "algorithm": "svm", "dataset_id": "iris",
-                                "evaluation_threshold": 0.9, "model_id": "iris-svm"})
-    return RunState(training_id=training_id, request=request, issue=IssueRef(repository="acme/ml", number=issue))

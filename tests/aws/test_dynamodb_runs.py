@@ -7,7 +7,7 @@ import pytest
 from mlops.backends.aws.dynamodb_runs import LEASE_SECONDS, DynamoRunStore
 from mlops.backends.aws.dynamodb_table import Table
 from mlops.errors import RunStateError, UsageError
-from tests.aws.conftest import make_run
+from tests.aws.aws_harness import make_run
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from mlops.backends.aws.secrets import SecretCache
 from mlops.backends.aws.sns import SnsNotifier, aws_notifier
 from mlops.errors import UsageError
 from mlops.settings import AwsSettings
-from tests.aws.conftest import make_run
+from tests.aws.aws_harness import make_run
 
 
 @pytest.fixture
