@@ -5,9 +5,10 @@ GitHub renders an Issue Form into the issue body as `### <label>`, a blank line,
 textarea, so only the form's own labels are trusted as headings, found in form order, never inside a fence.
 
 `extract_request` is the one entry point later code uses: it accepts a body rendered from our form
-(`.github/ISSUE_TEMPLATE/train.yml`), YAML in a fenced code block, or a plain YAML body (also the shape of the
-requirements' §7.1, with the fields under `body:`), and returns the raw request mapping. It does not judge the
-values: `mlops.request` validates them.
+(`.github/ISSUE_TEMPLATE/train.yml`), YAML or JSON in a fenced code block, or a plain YAML or JSON body (also
+the shape of the requirements' §7.1, with the fields under `body:`), and returns the raw request mapping. It does
+not judge the values: `mlops.request` validates them. JSON is YAML 1.2 flow syntax, so the hardened loader
+(mlops.safe_yaml) reads both with the same limits.
 
 Everything here is linear in the body's length, so a hostile 64 KiB body costs milliseconds.
 """
@@ -83,6 +84,8 @@ _YAML_FENCE_INFOS = frozenset({"", "yaml", "yml", "json"})
 _MAX_YAML_BLOCKS = 20
 _SPEC_WRAPPER_KEYS = frozenset({"title", "labels", "body"})  # requirements §7.1: fields under `body:`
 _YAML_KEY_LINE = re.compile(r"[A-Za-z_][\w.-]*[ \t]*:(?:[ \t]|$)")
+# A JSON member: `"key":`, indented, or after the object's `{` or a `,` (JSON is YAML 1.2 flow syntax).
+_JSON_KEY_LINE = re.compile(r'[ \t]*[{,]?[ \t]*"[^"\n]*"[ \t]*:')
 _CHECKBOX = re.compile(r"[-*+][ \t]+\[([ xX]?)\][ \t]+(\S.*)")
 
 
@@ -409,14 +412,19 @@ def _yaml_request(text: str, lines: list[str]) -> dict[str, Any]:
     blocks = [block for block in _fenced_blocks(lines) if _may_hold_request(block)][:_MAX_YAML_BLOCKS]
     if blocks:
         return _first_mapping_block(blocks)
-    if not any(_YAML_KEY_LINE.match(line) for line in lines):
+    if not _has_key_line(lines):
         raise InvalidRequest(_nothing_found("no form headings, no ```yaml block and no 'key: value' lines"))
     return load_mapping(text, what="request")
 
 
 def _may_hold_request(block: _Block) -> bool:
     # Cheap checks first: a hostile body can hold thousands of tiny blocks, and each YAML parse has a cost.
-    return block.info in _YAML_FENCE_INFOS and any(map(_YAML_KEY_LINE.match, block.text.split("\n")))
+    return block.info in _YAML_FENCE_INFOS and _has_key_line(block.text.split("\n"))
+
+
+def _has_key_line(lines: Sequence[str]) -> bool:
+    """A line that starts a YAML `key:` or holds a JSON `"key":`: without one, text holds no request."""
+    return any(_YAML_KEY_LINE.match(line) or _JSON_KEY_LINE.match(line) for line in lines)
 
 
 def _first_mapping_block(blocks: Sequence[_Block]) -> dict[str, Any]:

@@ -471,6 +471,41 @@ def test_a_fenced_block_in_the_requirements_shape_is_unwrapped() -> None:
     assert extract_request(f"Request:\n\n```yaml\n{SPEC_REQUEST}```\n") == SPEC_FIELDS
 
 
+def test_a_fenced_json_block_is_the_request() -> None:
+    # GIVEN prose and the request as pretty-printed JSON in a ```json block
+    body = (
+        "Please train this.\n\n```json\n{\n  \"algorithm\": \"svm\",\n  \"hyperparameters\": {\"C\": 1e-3},\n"
+        '  "evaluation_threshold": 0.9\n}\n```\n'
+    )
+    assert extract_request(body) == {
+        "algorithm": "svm",
+        "hyperparameters": {"C": 0.001},
+        "evaluation_threshold": 0.9,
+    }
+
+
+def test_a_plain_json_body_is_the_request() -> None:
+    body = '{"learning_type": "supervised", "algorithm": "knn", "dataset_id": "iris", "max_retry": 2}'
+    assert extract_request(body) == {
+        "learning_type": "supervised",
+        "algorithm": "knn",
+        "dataset_id": "iris",
+        "max_retry": 2,
+    }
+
+
+def test_a_hostile_number_in_json_is_refused_at_its_line() -> None:
+    body = '```json\n{\n  "algorithm": "svm",\n  "hyperparameters": {"C": 1e400}\n}\n```'
+    assert problem_of(body) == (
+        "request: line 4: C: '1e400' is too large for a number (the largest is about 1.8e308)"
+    )
+
+
+def test_json_nested_too_deep_is_refused() -> None:
+    body = '{"algorithm": "svm", "hyperparameters": ' + '{"a": ' * 12 + "1" + "}" * 13
+    assert "nested more than 10 levels deep" in problem_of(body)
+
+
 def test_a_yaml_error_in_a_fenced_block_names_the_line_of_the_body() -> None:
     body = "Hello.\n\n```yaml\nalgorithm: svm\nhyperparameters:\n\tC: 1\n```"
     assert problem_of(body).startswith("request: YAML error at line 6, column 1")
@@ -542,6 +577,8 @@ HOSTILE_BODIES = {
         "- [x] Report in English\n", prefix="### Options (オプション)\n\n"
     ),
     "thousands of failing yaml blocks": up_to_64_kib("```\na: [\n```\n"),
+    "thousands of failing json blocks": up_to_64_kib('```json\n{"a": [\n```\n'),
+    "one json key line after another": up_to_64_kib('  "a":\n'),
     "one huge heading": up_to_64_kib("a", prefix="### "),
 }
 
