@@ -40,9 +40,11 @@ def help_text() -> str:
 
 
 def find_command_line(comment: str) -> str | None:
-    """The first `/mlops ...` line of a comment, or None when the comment holds no command."""
+    """The first `/mlops ...` line of a comment, or None when the comment holds no command.
+
+    `/mlops` in any case, as GitHub's `contains()` in mlops-callback.yml's filter matches it."""
     for line in comment[:MAX_COMMENT].splitlines():
-        if line.strip().startswith("/mlops"):
+        if line.strip()[:6].lower() == "/mlops":
             return line.strip()
     return None
 

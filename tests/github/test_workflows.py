@@ -119,14 +119,20 @@ def test_with_the_aws_backend_the_request_runs_in_the_job_that_may_request_an_oi
     [
         (comment_event("/mlops retrain n_estimators=300"), {"comment"}),
         (comment_event("/mlops status"), {"comment"}),
-        (comment_event("/MLOPS help"), {"comment"}),  # GitHub's startsWith ignores case, as the parser does
+        (comment_event("/MLOPS help"), {"comment"}),  # GitHub's contains() ignores case, as the parser does
         (comment_event("Looks good to me"), set()),
-        (comment_event("please run /mlops retrain"), set()),
+        # The parser reads the first line starting with /mlops anywhere in the comment: the job must run for it.
+        (comment_event("Thanks, the metrics look fine.\n\n/mlops approve"), {"comment"}),
+        # Mid-line it is no command: the job runs, and the action ignores it (tests/github/action/test_comment.py)
+        (comment_event("please run /mlops retrain"), {"comment"}),
         (comment_event("/mlops status", user_type="Bot"), set()),
         (comment_event("/mlops approve", pull_request=True), set()),
         (comment_event("/mlops status", labels=("bug",)), set()),
     ],
-    ids=["retrain", "status", "any-case", "plain", "not-first", "bot", "pull-request", "not-a-training-issue"],
+    ids=[
+        "retrain", "status", "any-case", "plain", "after-text", "mid-line", "bot", "pull-request",
+        "not-a-training-issue",
+    ],
 )
 def test_a_comment_is_answered_only_when_it_is_an_mlops_command_by_a_person_on_a_training_issue(
     event: dict, expected: set

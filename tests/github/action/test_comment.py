@@ -151,10 +151,24 @@ def test_edited_comments_and_bot_comments_are_ignored(
     assert action.bot_comments(spec.number) == [] and reactions(action, spec) == []
 
 
-def test_help_lists_every_command(action: ActionRunner) -> None:
+def test_a_comment_that_only_mentions_mlops_mid_line_is_ignored_without_a_reply(action: ActionRunner) -> None:
+    # GIVEN a comment the workflow's contains('/mlops') filter lets through, with no line starting with /mlops
     spec = action.open_issue(IssueSpec())
 
-    result = action.comment(spec, "/mlops help")
+    result = action.comment(spec, "I think we should run /mlops retrain later")
+
+    # THEN nothing is answered and the job succeeds
+    assert result.returncode == 0 and result.outputs["status"] == "ignored", result
+    assert "no /mlops command in the comment" in result.stdout
+    assert action.bot_comments(spec.number) == [] and reactions(action, spec) == []
+
+
+@pytest.mark.parametrize("comment", ["Thanks for the report.\n\n/mlops help", "/MLOPS Help"])
+def test_help_lists_every_command(action: ActionRunner, comment: str) -> None:
+    # GIVEN a command after some text, or written in capitals (the workflow's filter ignores case too)
+    spec = action.open_issue(IssueSpec())
+
+    result = action.comment(spec, comment)
 
     assert result.returncode == 0, result
     reply = last_reply(action, spec)
