@@ -11,6 +11,7 @@ from mlops.action import labels
 from mlops.action.context import HISTORY_PATH, ActionContext
 from mlops.action.history_commit import commit_message, read_record, run_files
 from mlops.action.outcome import Outcome
+from mlops.action.record import dispatch_command
 from mlops.action.status import StatusComment, StatusView
 from mlops.action.summary import job_summary, links_line, request_table
 from mlops.errors import GitHubError, RunStateError, UsageError
@@ -129,7 +130,12 @@ class LocalEngine:
             message = commit_message(read_record(directory, run.training_id))
             commit = self.gh.commit_files(run_files(directory, run.training_id), message)
         except GitHubError as exc:
-            status.show(run.status, **final, note=f"the history commit failed; run `record` again: {exc}")
+            note = (
+                f"The history commit failed: {exc}. The files are kept on the runner: once GitHub accepts commits "
+                "again, someone with write access commits them with the record job of mlops-callback.yml:"
+            )
+            command = dispatch_command(self.ctx.repository, run.training_id)
+            status.show(run.status, **final, note=note, note_command=command)
             raise
         ref = commit or "HEAD"  # None: the default branch had these files already
         status.show(

@@ -22,6 +22,14 @@ from mlops.report import code
 EVENT_TYPE = "mlops-run-finished"
 
 
+def dispatch_command(repository: str, training_id: str) -> str:
+    """The `gh` command that sends the dispatch the `record` job answers (gh nests `key[subkey]=value`)."""
+    return (
+        f"gh api repos/{repository}/dispatches -f event_type={EVENT_TYPE} "
+        f"-f 'client_payload[training_id]={training_id}'"
+    )
+
+
 def run(ctx: ActionContext, io: ActionsIO) -> Outcome:
     event = load_event(ctx.event_path, ctx.event_name, "repository_dispatch", RepositoryDispatchEvent)
     if event.action != EVENT_TYPE:

@@ -57,6 +57,7 @@ class StatusView:
     plots_url: str | None = None
     head: dict[str, Any] | None = None  # the end: the history chain's head after the run
     note: str | None = None
+    note_command: str | None = None  # what to run about the note, shown as code under it
     lang: str = "ja"  # of the report's parts, unless the request asks for another (MLOPS_REPORT_LANG)
 
 
@@ -69,10 +70,15 @@ def render_status(view: StatusView) -> str:
         *_STAGE_BLOCKS.get(view.stage, _progress)(view),
     ]
     if view.note:
-        parts.append(f"> [!WARNING]\n> {escape(view.note, 1000)}")
+        parts.append(_warning(view.note, view.note_command))
     parts.append(_footer(view))
     body = "\n\n".join(part for part in parts if part) + "\n"
     return _with_report(body, view) if view.report is not None else body
+
+
+def _warning(note: str, command: str | None) -> str:
+    warning = f"> [!WARNING]\n> {escape(note, 1000)}"
+    return warning + (f"\n>\n> ```console\n> {command}\n> ```" if command else "")
 
 
 def _request_table(request: TrainingRequest) -> str:

@@ -145,11 +145,26 @@ def test_an_edited_comment_is_not_a_new_command() -> None:
     assert jobs_run("mlops-callback.yml", "issue_comment", edited) == set()
 
 
-def test_the_aws_engine_s_dispatch_records_the_run_and_nothing_else_does() -> None:
-    finished = {"action": "mlops-run-finished", "client_payload": {"training_id": "train-20250110-123456-1a2b"}}
-    assert jobs_run("mlops-callback.yml", "repository_dispatch", finished) == {"record"}
+@pytest.mark.parametrize(
+    ("variables", "job", "backend"),
+    [
+        ({}, "record", "local"),
+        ({"MLOPS_BACKEND": "local"}, "record", "local"),
+        ({"MLOPS_BACKEND": "aws"}, "record-aws", "aws"),
+    ],
+    ids=["unset", "local", "aws"],
+)
+def test_the_run_finished_dispatch_records_the_run_with_the_repository_s_backend_and_nothing_else_does(
+    variables: dict[str, str], job: str, backend: str
+) -> None:
+    # GIVEN the dispatch the AWS engine sends, or a person after a local run's failed history commit
+    finished = {"action": "mlops-run-finished", "client_payload": {"training_id": "train-20250110-123456-1a2b3c4d"}}
+    # THEN one record job runs, with the backend the repository variable names (local when unset)
+    assert jobs_run("mlops-callback.yml", "repository_dispatch", finished, variables) == {job}
+    step = action_step(workflow("mlops-callback.yml")["jobs"][job])
+    assert render(step["with"]["backend"], contexts("repository_dispatch", finished, variables)) == backend
     other = {"action": "on-demand-test", "client_payload": {"unit": False}}
-    assert jobs_run("mlops-callback.yml", "repository_dispatch", other) == set()
+    assert jobs_run("mlops-callback.yml", "repository_dispatch", other, variables) == set()
 
 
 def test_a_rollback_is_a_workflow_dispatch_with_the_model_a_version_and_a_reason() -> None:
@@ -167,7 +182,10 @@ def test_a_rollback_is_a_workflow_dispatch_with_the_model_a_version_and_a_reason
     ("name", "expected"),
     [
         ("mlops-train.yml", {"start": "start", "start-aws": "start"}),
-        ("mlops-callback.yml", {"comment": "comment", "comment-aws": "comment", "record": "record"}),
+        (
+            "mlops-callback.yml",
+            {"comment": "comment", "comment-aws": "comment", "record": "record", "record-aws": "record"},
+        ),
         ("mlops-rollback.yml", {"rollback": "rollback", "rollback-aws": "rollback"}),
     ],
 )
@@ -175,8 +193,7 @@ def test_each_job_runs_the_action_in_its_mode_with_the_backend_its_condition_cho
     jobs = workflow(name)["jobs"]
     assert {job_id: action_step(job)["with"]["mode"] for job_id, job in jobs.items()} == expected
     for job_id, job in jobs.items():
-        aws = job_id.endswith("-aws") or job_id == "record"
-        expected_backend = "aws" if aws else "${{ vars.MLOPS_BACKEND || 'local' }}"
+        expected_backend = "aws" if job_id.endswith("-aws") else "${{ vars.MLOPS_BACKEND || 'local' }}"
         assert action_step(job)["with"]["backend"] == expected_backend, f"{name} {job_id}"
 
 
@@ -199,7 +216,8 @@ EXPECTED_PERMISSIONS = {
     "mlops-callback.yml": {
         "comment": {"contents": "write", "issues": "write"},
         "comment-aws": {"contents": "read", "issues": "write", "id-token": "write"},
-        "record": {"contents": "write", "issues": "write", "id-token": "write"},
+        "record": {"contents": "write", "issues": "write"},
+        "record-aws": {"contents": "write", "issues": "write", "id-token": "write"},
     },
     "mlops-rollback.yml": {
         "rollback": {"contents": "write"},
@@ -254,8 +272,9 @@ def test_no_operator_command_can_be_cancelled_by_a_later_one_while_it_waits() ->
 def test_a_redelivered_dispatch_waits_for_the_record_of_the_same_run() -> None:
     finished = {"action": "mlops-run-finished", "client_payload": {"training_id": "train-1"}}
     other = {"action": "mlops-run-finished", "client_payload": {"training_id": "train-2"}}
-    assert group_of("mlops-callback.yml", "record", "repository_dispatch", finished) == "mlops-record-train-1"
-    assert group_of("mlops-callback.yml", "record", "repository_dispatch", other) == "mlops-record-train-2"
+    for job in ("record", "record-aws"):
+        assert group_of("mlops-callback.yml", job, "repository_dispatch", finished) == "mlops-record-train-1"
+        assert group_of("mlops-callback.yml", job, "repository_dispatch", other) == "mlops-record-train-2"
 
 
 def test_rollbacks_of_one_model_run_one_at_a_time() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
-from action_harness import ActionRunner, checkout_history, copy_served, history_commits, octokit
+from action_harness import ActionRunner, IssueSpec, checkout_history, copy_served, history_commits, octokit
 
 from mlops.backends.local.registry_db import SqliteRegistryBackend
 from mlops.history import HistoryLog
@@ -54,6 +56,45 @@ def test_two_records_at_once_both_land_and_recording_again_changes_nothing(
     # THEN nothing is committed twice
     assert again.returncode == 0 and "nothing to commit" in again.summary, again
     assert len(history_commits(action.fake)) == 2
+
+
+def dispatch_of(gh_command: str) -> dict[str, Any]:
+    """The repository_dispatch delivery that `gh api repos/O/R/dispatches -f k=v ...` makes GitHub send
+    (gh turns `client_payload[training_id]=x` into {"client_payload": {"training_id": "x"}})."""
+    argv = shlex.split(gh_command)
+    assert argv[:2] == ["gh", "api"] and all(flag == "-f" for flag in argv[3::2]), argv
+    fields = dict(field.split("=", 1) for field in argv[4::2])
+    nested = {m[1]: value for key, value in fields.items() if (m := re.fullmatch(r"client_payload\[(\w+)\]", key))}
+    payload = octokit("repository_dispatch")
+    payload.update(action=fields["event_type"], client_payload=nested)
+    return {"endpoint": argv[2], "payload": payload}
+
+
+def test_a_local_run_whose_history_commit_failed_is_recorded_by_the_command_its_status_comment_gives(
+    action: ActionRunner,
+) -> None:
+    # GIVEN a local run that succeeds while GitHub refuses its history commit
+    spec = action.open_issue(IssueSpec())
+    action.fake.fail_next(1, 502, path_contains="git/blobs")
+    started = action.issue(spec, MLOPS_GITHUB_RETRIES="0")
+    assert started.returncode == 1 and history_commits(action.fake) == [], started
+
+    # THEN the status comment gives the exact command that sends the record job's dispatch
+    status = action.status_comment(spec.number)
+    (training_id,) = re.findall(r"<!-- mlops:status training_id=(\S+) -->", status)
+    assert "The history commit failed" in status, status
+    (command,) = re.findall(r"^> (gh api .*)$", status, re.MULTILINE)
+    dispatch = dispatch_of(command)
+    assert dispatch["endpoint"] == f"repos/{action.fake.repository}/dispatches"
+    assert dispatch["payload"]["client_payload"] == {"training_id": training_id}
+
+    # WHEN that dispatch reaches the record job (local backend, the same MLOPS_HOME)
+    result = action.run("record", "repository_dispatch", dispatch["payload"])
+
+    # THEN the run's history lands in one commit
+    assert result.returncode == 0 and result.outputs["status"] == "succeeded", result
+    (commit,) = history_commits(action.fake)
+    assert f"training_history/{training_id}.md" in commit["paths"]
 
 
 def test_recording_a_run_this_machine_never_had_says_so(action: ActionRunner) -> None:
