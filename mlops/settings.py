@@ -46,27 +46,33 @@ class Settings:
             home=Path(env.get("MLOPS_HOME", str(cls.home))),
             history_dir=Path(env.get("MLOPS_HISTORY_DIR", str(cls.history_dir))),
             report_lang=_language(env.get("MLOPS_REPORT_LANG") or cls.report_lang),
-            keep_versions=max(5, _whole_number(env, "MLOPS_KEEP_VERSIONS", cls.keep_versions)),
-            keep_runs=max(1, _whole_number(env, "MLOPS_KEEP_RUNS", cls.keep_runs)),
-            train_timeout=_seconds(env, "MLOPS_TRAIN_TIMEOUT", cls.train_timeout, zero_ok=False),
-            retry_base_delay=_seconds(env, "MLOPS_RETRY_DELAY", cls.retry_base_delay),
+            keep_versions=max(5, whole_number_setting(env, "MLOPS_KEEP_VERSIONS", cls.keep_versions)),
+            keep_runs=max(1, whole_number_setting(env, "MLOPS_KEEP_RUNS", cls.keep_runs)),
+            train_timeout=seconds_setting(env, "MLOPS_TRAIN_TIMEOUT", cls.train_timeout, zero_ok=False),
+            retry_base_delay=seconds_setting(env, "MLOPS_RETRY_DELAY", cls.retry_base_delay),
             train_command=env.get("MLOPS_TRAIN_COMMAND") or None,
             slack_webhook_url=env.get("MLOPS_SLACK_WEBHOOK_URL") or None,
             aws=AwsSettings.from_env(env),
         )
 
 
-def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+def whole_number_setting(env: Mapping[str, str], name: str, default: int, *, most: int | None = None) -> int:
+    """A count setting (`MLOPS_KEEP_RUNS=20`): a whole number from 0 (to `most`); `default` when unset."""
     value = _number(env, name, default)
     if not isinstance(value, int):
         raise UsageError(f"{name}: {shown(env[name])} is not a whole number; write one such as {default}")
+    if most is not None and value > most:
+        raise UsageError(f"{name}: must be at most {most} (got {shown(env[name])})")
     return value
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float, *, zero_ok: bool = True) -> float:
+def seconds_setting(
+    env: Mapping[str, str], name: str, default: float, *, zero_ok: bool = True, most: float = MAX_SECONDS
+) -> float:
+    """A duration setting in seconds (`MLOPS_RETRY_DELAY=1.5`), from 0 to `most`; `default` when unset."""
     value = float(_number(env, name, default))
-    if value > MAX_SECONDS:
-        raise UsageError(f"{name}: must be at most {MAX_SECONDS:.0e} seconds (got {shown(env[name])})")
+    if value > most:
+        raise UsageError(f"{name}: must be at most {most:g} seconds (got {shown(env[name])})")
     if value == 0 and not zero_ok:
         raise UsageError(f"{name}: must be more than 0 seconds (got {shown(env[name])})")
     return value
@@ -124,7 +130,7 @@ class AwsSettings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             service_endpoints=_service_endpoints(env),
-            max_attempts=max(1, _whole_number(env, "MLOPS_AWS_MAX_ATTEMPTS", cls.max_attempts)),
+            max_attempts=max(1, whole_number_setting(env, "MLOPS_AWS_MAX_ATTEMPTS", cls.max_attempts)),
             **{name: env.get(variable) or None for name, variable in AWS_NAMES.items()},
         )
 

@@ -13,9 +13,12 @@ from pathlib import Path
 
 from mlops.errors import UsageError
 from mlops.github.client import Connection
-from mlops.settings import Settings
+from mlops.settings import Settings, seconds_setting, whole_number_setting
 
 REQUIRED = ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_REPOSITORY", "GITHUB_TOKEN")
+MAX_RETRIES = 20  # with the back-off doubling each time, more would outlast any job
+MAX_BACKOFF = 60.0  # seconds before the first retry
+MAX_RATE_WAIT = 3600.0  # seconds: a primary rate limit resets within the hour
 HISTORY_PATH = "training_history"  # where the history goes in the repository, whatever MLOPS_HISTORY_DIR says
 
 
@@ -76,27 +79,16 @@ def _repository(text: str) -> str:
 
 
 def _connection(env: Mapping[str, str]) -> Connection:
+    # Read like every MLOPS_* number (mlops.scalars: `inf`, `nan`, `1e400` and `1_000` are refused, clearly),
+    # with bounds that keep a job from waiting hours: GitHub's rate limits reset within the hour.
     return Connection(
         token=env["GITHUB_TOKEN"],
         api_url=env.get("GITHUB_API_URL") or "https://api.github.com",
         repository=env["GITHUB_REPOSITORY"],
-        retries=int(_number(env, "MLOPS_GITHUB_RETRIES", Connection.retries)),
-        backoff=_number(env, "MLOPS_GITHUB_BACKOFF", Connection.backoff),
-        max_rate_wait=_number(env, "MLOPS_GITHUB_MAX_RATE_WAIT", Connection.max_rate_wait),
+        retries=whole_number_setting(env, "MLOPS_GITHUB_RETRIES", Connection.retries, most=MAX_RETRIES),
+        backoff=seconds_setting(env, "MLOPS_GITHUB_BACKOFF", Connection.backoff, most=MAX_BACKOFF),
+        max_rate_wait=seconds_setting(env, "MLOPS_GITHUB_MAX_RATE_WAIT", Connection.max_rate_wait, most=MAX_RATE_WAIT),
     )
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name) or ""
-    if not text:
-        return float(default)
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{name}: '{text}' is not a number") from None
-    if value < 0:
-        raise UsageError(f"{name}: must not be negative (got {text})")
-    return value
 
 
 def _optional_path(env: Mapping[str, str], name: str) -> Path | None:

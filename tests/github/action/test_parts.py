@@ -156,12 +156,47 @@ def test_missing_environment_is_named_variable_by_variable() -> None:
         )
 
 
+ACTION_ENV = {"GITHUB_EVENT_NAME": "issues", "GITHUB_EVENT_PATH": "p", "GITHUB_REPOSITORY": "o/r", "GITHUB_TOKEN": "t"}
+BAD_GITHUB_SETTINGS = [
+    ("MLOPS_GITHUB_RETRIES", "inf", "MLOPS_GITHUB_RETRIES: 'inf' is not a number"),
+    ("MLOPS_GITHUB_RETRIES", ".nan", "MLOPS_GITHUB_RETRIES: must be a finite number (got '.nan')"),
+    ("MLOPS_GITHUB_RETRIES", "1_000", "MLOPS_GITHUB_RETRIES: '1_000' is not a number; write it without underscores"),
+    ("MLOPS_GITHUB_RETRIES", "2.5", "MLOPS_GITHUB_RETRIES: '2.5' is not a whole number; write one such as 5"),
+    ("MLOPS_GITHUB_RETRIES", "21", "MLOPS_GITHUB_RETRIES: must be at most 20 (got '21')"),
+    ("MLOPS_GITHUB_RETRIES", "-1", "MLOPS_GITHUB_RETRIES: must not be negative (got '-1')"),
+    ("MLOPS_GITHUB_BACKOFF", "nan", "MLOPS_GITHUB_BACKOFF: 'nan' is not a number"),
+    (
+        "MLOPS_GITHUB_BACKOFF",
+        "1e400",
+        "MLOPS_GITHUB_BACKOFF: '1e400' is too large for a number (the largest is about 1.8e308)",
+    ),
+    ("MLOPS_GITHUB_BACKOFF", "61", "MLOPS_GITHUB_BACKOFF: must be at most 60 seconds (got '61')"),
+    ("MLOPS_GITHUB_MAX_RATE_WAIT", ".inf", "MLOPS_GITHUB_MAX_RATE_WAIT: must be a finite number (got '.inf')"),
+    ("MLOPS_GITHUB_MAX_RATE_WAIT", "1e9", "MLOPS_GITHUB_MAX_RATE_WAIT: must be at most 3600 seconds (got '1e9')"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), BAD_GITHUB_SETTINGS)
+def test_a_bad_github_setting_is_refused_by_the_one_scalar_reader(variable: str, value: str, problem: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        ActionContext.from_env({**ACTION_ENV, variable: value})
+    assert str(refused.value) == problem
+
+
+def test_github_settings_are_read_like_every_other_number() -> None:
+    env = {"MLOPS_GITHUB_RETRIES": "0x3", "MLOPS_GITHUB_BACKOFF": "5e-1", "MLOPS_GITHUB_MAX_RATE_WAIT": "0"}
+    connection = ActionContext.from_env({**ACTION_ENV, **env}).connection
+    assert (connection.retries, connection.backoff, connection.max_rate_wait) == (3, 0.5, 0.0)
+
+
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
         (["deploy"], {}, "usage: python -m mlops.action {start|comment|record|rollback}"),
         (["start"], {}, "GITHUB_EVENT_PATH: not set"),
         (["start"], {"MLOPS_BACKEND": "aws"}, "MLOPS_BACKEND: 'aws' is not available yet"),
+        (["start"], {"MLOPS_GITHUB_RETRIES": "inf"}, "MLOPS_GITHUB_RETRIES: 'inf' is not a number"),
+        (["comment"], {"MLOPS_GITHUB_BACKOFF": "1e400"}, "MLOPS_GITHUB_BACKOFF: '1e400' is too large for a number"),
     ],
 )
 def test_the_action_fails_with_annotations_never_a_traceback(
