@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,7 @@ class Settings:
             train_timeout=seconds_setting(env, "MLOPS_TRAIN_TIMEOUT", cls.train_timeout, zero_ok=False),
             retry_base_delay=seconds_setting(env, "MLOPS_RETRY_DELAY", cls.retry_base_delay),
             train_command=env.get("MLOPS_TRAIN_COMMAND") or None,
-            slack_webhook_url=env.get("MLOPS_SLACK_WEBHOOK_URL") or None,
+            slack_webhook_url=_webhook_url(env.get("MLOPS_SLACK_WEBHOOK_URL", "").strip()),
             aws=AwsSettings.from_env(env),
         )
 
@@ -94,6 +95,25 @@ def _number(env: Mapping[str, str], name: str, default: float) -> int | float:
     if value < 0:
         raise UsageError(f"{name}: must not be negative (got {shown(text)})")
     return value
+
+
+def _webhook_url(text: str) -> str | None:
+    """A Slack incoming webhook: refused before any run starts unless it is an http(s) URL with a host. The
+    value is a secret, so the problem names what is wrong with it, never the value."""
+    if not text:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # a malformed [IPv6] host or port
+        parts, host = urllib.parse.SplitResult("", "", "", "", ""), None
+    if parts.scheme not in ("https", "http") or not host:
+        scheme = f"the scheme {shown(parts.scheme)}" if parts.scheme else "no scheme"
+        raise UsageError(
+            f"MLOPS_SLACK_WEBHOOK_URL: is not an http(s) URL with a host ({scheme}{'' if host else ', no host'}); "
+            "set it to the webhook URL Slack gave you (https://hooks.slack.com/services/...), or unset it"
+        )
+    return text
 
 
 def _language(text: str) -> str:

@@ -190,6 +190,18 @@ def test_an_invalid_request_exits_2_and_creates_no_run(mlops: Mlops) -> None:
     assert runs.returncode == 0 and runs.json() == [], runs
 
 
+def test_a_malformed_slack_webhook_is_refused_before_any_run_starts(mlops: Mlops) -> None:
+    # GIVEN a valid request and a Slack webhook URL that is no URL (the value is a secret: never echoed)
+    request = request_file(mlops.root / "tree.yml", "Iris Tree", WEAK_TREE)
+    # WHEN it is run
+    result = mlops("run", str(request), MLOPS_SLACK_WEBHOOK_URL="notaurl-secret")
+    # THEN it exits 2 saying what to set, and no run was created
+    assert result.returncode == 2, result
+    assert "MLOPS_SLACK_WEBHOOK_URL: is not an http(s) URL with a host (no scheme, no host)" in result.stderr, result
+    assert "notaurl-secret" not in result.stdout + result.stderr
+    assert mlops.run_rows() == []
+
+
 def test_a_missing_request_file_exits_2(mlops: Mlops) -> None:
     result = mlops("run", str(mlops.root / "nope.yml"))
     assert result.returncode == 2, result

@@ -4,6 +4,7 @@ HTTP; and an unreachable Slack never fails the run."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -50,6 +51,7 @@ def slack() -> tuple[str, list[dict]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", received
     server.shutdown()
+    server.server_close()
 
 
 def test_slack_receives_the_run_and_the_message(run: RunState, slack) -> None:
@@ -68,3 +70,29 @@ def test_an_unreachable_slack_does_not_fail_the_run(run: RunState, tmp_path: Pat
     assert "not delivered" in caplog.text
     entry = json.loads(log_path.read_text().splitlines()[0])
     assert entry["training_id"] == run.training_id and entry["message"] == "run failed"
+
+
+def test_a_webhook_that_is_no_http_url_does_not_fail_the_run(run: RunState, caplog: pytest.LogCaptureFixture) -> None:
+    # GIVEN webhooks the settings would refuse, handed to the notifier directly
+    for url in ("notaurl", "ftp://example.com/hook"):
+        # WHEN a run notifies THEN nothing is raised: the failure is logged
+        SlackNotifier(url, timeout=2).notify(run, "run failed")
+    assert caplog.text.count(f"Slack notification for {run.training_id} not delivered") == 2
+
+
+def test_a_server_answering_no_http_does_not_fail_the_run(run: RunState, caplog: pytest.LogCaptureFixture) -> None:
+    # GIVEN a webhook server that answers with bytes that are no HTTP (http.client raises BadStatusLine)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def answer_garbage() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"garbage\r\n\r\n")
+
+        server = threading.Thread(target=answer_garbage)
+        server.start()
+        # WHEN a run notifies THEN nothing is raised: the failure is logged
+        SlackNotifier(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", timeout=2).notify(run, "run failed")
+        server.join(timeout=5)
+    assert f"Slack notification for {run.training_id} not delivered: BadStatusLine" in caplog.text
