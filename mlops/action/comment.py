@@ -175,7 +175,7 @@ def _describe(answer: Answer, run: RunState, next_state: str | None) -> str:
 def _run_outcome(run: RunState) -> Outcome:
     status = "started" if run.status == "running" else run.status
     version = run.registered.version if run.registered and not run.rolled_back_to else None
-    return Outcome(status, run.training_id, run.request.model_id, version)
+    return Outcome(status, run.training_id, run.request.model_id, version, answers_query=True)
 
 
 def _handler(name: str) -> Callable[[Answer, Command], Outcome]:

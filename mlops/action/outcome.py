@@ -16,6 +16,8 @@ class Outcome:
     training_id: str | None = None
     model_id: str | None = None
     model_version: str | None = None
+    # A `/mlops status` answer: `status` describes the run asked about; answering it fails nothing.
+    answers_query: bool = False
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -23,8 +25,9 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        """1 for an invalid request and a run that failed; 0 otherwise (a pause and an ignored event included)."""
-        return 1 if self.status in ("invalid", "failed") else 0
+        """1 for an invalid request and a run that failed in this invocation; 0 otherwise (a pause, an ignored
+        event and a status query about a failed run included)."""
+        return 1 if self.status in ("invalid", "failed") and not self.answers_query else 0
 
     def write(self, io: ActionsIO) -> None:
         io.set_output("training-id", self.training_id)

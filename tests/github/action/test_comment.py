@@ -100,6 +100,14 @@ def test_abort_ends_a_paused_run_as_failed_and_records_it(action: ActionRunner, 
     assert again.returncode == 0 and again.outputs["status"] == "ignored", again
     assert len(history_commits(action.fake)) == 1
 
+    # WHEN anyone asks for the failed run's status
+    asked = action.comment(paused, "/mlops status", author="someone-else")
+
+    # THEN the answer reports the run as failed, and answering is no failure of the job (exit 0)
+    assert asked.returncode == 0 and asked.outputs["status"] == "failed", asked
+    assert asked.outputs["training-id"] == aborted.outputs["training-id"]
+    assert "the labels need cleaning first" in last_reply(action, paused)
+
 
 def _redelivery(action: ActionRunner, spec: IssueSpec) -> dict[str, object]:
     """The last delivered comment event, as GitHub would deliver it again."""
