@@ -368,6 +368,15 @@ def test_the_action_declares_the_contract_s_inputs_and_maps_its_outputs_from_the
     }
 
 
+def test_the_action_describes_the_training_id_as_the_engine_makes_it() -> None:
+    from mlops.pipeline.models import new_training_id
+
+    description = load(ACTION)["outputs"]["training-id"]["description"]
+    (shape,) = re.findall(r"train-[A-Za-z-]+", description)
+    pattern = shape.replace("YYYYMMDD", r"\d{8}").replace("HHMMSS", r"\d{6}").replace("x", "[0-9a-f]")
+    assert re.fullmatch(pattern, new_training_id()), (shape, new_training_id())
+
+
 def test_the_action_installs_the_training_extra_only_for_the_local_backend() -> None:
     install = next(s for s in load(ACTION)["runs"]["steps"] if s.get("name") == "Install mlops-issueops")
     assert install["env"] == {"MLOPS_BACKEND": "${{ inputs.backend }}"}
