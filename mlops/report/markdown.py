@@ -19,6 +19,8 @@ LONG_LIMIT = 500  # reasons and error messages: enough to act on, short enough t
 _UNSAFE_URL = re.compile(r"[\s<>()\[\]\"'`\\|]")
 _BACKSLASH_ESCAPED = str.maketrans({c: "\\" + c for c in "\\`*[]|~"})
 _HTML_ESCAPED = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ESCAPE_UNDONE = re.compile(r"\\([\\`*\[\]|~])")
+_HEADING = re.compile(r"^#{1,6} +", re.MULTILINE)
 
 
 def escape(value: Any, limit: int = SHORT_LIMIT) -> str:
@@ -46,6 +48,15 @@ def _is_control(ch: str) -> bool:
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown built here, as text for a console, a chat or an e-mail: `escape` undone and headings' `#`
+    dropped, so `[mlops] error` does not read `\\[mlops\\] error` there. Only for places that render no
+    Markdown and no HTML (Slack escapes its own `<`, `>` and `&`)."""
+    text = _HEADING.sub("", markdown.replace("@\u200d", "@"))
+    text = _ESCAPE_UNDONE.sub(r"\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")  # &amp; last: one level only
 
 
 def safe_url(url: Any) -> str | None:

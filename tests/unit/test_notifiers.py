@@ -3,6 +3,7 @@ HTTP; and an unreachable Slack never fails the run."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -13,7 +14,8 @@ import pytest
 
 from mlops.backends.local.notifier import ConsoleNotifier
 from mlops.backends.local.slack import FanOutNotifier, SlackNotifier
-from mlops.pipeline.models import RunState
+from mlops.pipeline.models import ErrorInfo, RunState
+from mlops.report import render_summary
 from mlops.request import validate_request
 
 
@@ -96,3 +98,35 @@ def test_a_server_answering_no_http_does_not_fail_the_run(run: RunState, caplog:
         SlackNotifier(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", timeout=2).notify(run, "run failed")
         server.join(timeout=5)
     assert f"Slack notification for {run.training_id} not delivered: BadStatusLine" in caplog.text
+
+
+@pytest.fixture
+def failed_summary(run: RunState) -> str:
+    """The summary a failed run notifies with: GitHub Markdown, its error message escaped for GitHub."""
+    run.status = "failed"
+    run.error = ErrorInfo(state="Train", type="TrainingError", message="[mlops] error: <!channel> & *x* @octocat")
+    return render_summary(run, "en")
+
+
+PLAIN_ERROR = "Training failed (error in Train: TrainingError: [mlops] error: <!channel> & *x* @octocat)"
+
+
+def test_the_console_shows_the_summary_as_plain_text(run: RunState, tmp_path: Path, failed_summary: str) -> None:
+    # GIVEN the Markdown summary of a failed run, escaped for GitHub (\\[mlops\\], &lt;, \\*)
+    assert "\\[mlops\\]" in failed_summary and "&lt;" in failed_summary
+    console = io.StringIO()
+    # WHEN the console notifier shows it
+    ConsoleNotifier(tmp_path / "notifications.log", console).notify(run, failed_summary)
+    # THEN the line reads as the error was written, without the heading's #, and so does the log
+    assert console.getvalue() == f"[mlops] {run.training_id}: ❌ {PLAIN_ERROR}\n"
+    entry = json.loads((tmp_path / "notifications.log").read_text(encoding="utf-8"))
+    assert PLAIN_ERROR in entry["message"] and "\\[" not in entry["message"]
+
+
+def test_slack_gets_plain_text_with_only_slack_s_own_escaping(run: RunState, slack, failed_summary: str) -> None:
+    url, received = slack
+    SlackNotifier(url).notify(run, failed_summary)
+    text = received[0]["text"]
+    # no GitHub escaping; Slack's own &, <, > escaping, so `<!channel>` in a value notifies no one
+    assert "[mlops] error: &lt;!channel&gt; &amp; *x* @octocat" in text, text
+    assert "\\[" not in text and "###" not in text

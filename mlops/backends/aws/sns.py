@@ -16,6 +16,7 @@ from mlops.backends.local.slack import FanOutNotifier, SlackNotifier
 from mlops.errors import MlopsError
 from mlops.pipeline.models import RunState
 from mlops.ports import Notifier
+from mlops.report.markdown import plain_text
 from mlops.settings import AwsSettings
 
 log = logging.getLogger("mlops")
@@ -28,10 +29,10 @@ class SnsNotifier:
         self.sns, self.topic_arn = sns, topic_arn
 
     def notify(self, run: RunState, message: str) -> None:
+        text = plain_text(message).encode()[:MAX_MESSAGE].decode(errors="ignore")  # an e-mail renders no Markdown
         try:
             with aws_call(f"notify: publishing to {self.topic_arn}"):
-                self.sns.publish(TopicArn=self.topic_arn, Subject=subject(run),
-                                 Message=message.encode()[:MAX_MESSAGE].decode(errors="ignore") or run.status)
+                self.sns.publish(TopicArn=self.topic_arn, Subject=subject(run), Message=text or run.status)
         except MlopsError as exc:
             log.warning("e-mail notification for %s not delivered: %s", run.training_id, exc)
 

@@ -1,4 +1,5 @@
-"""Notifier port, locally: a line on the console and an append-only notifications log under MLOPS_HOME."""
+"""Notifier port, locally: a line on the console and an append-only notifications log under MLOPS_HOME, both
+plain text (the message is written as GitHub Markdown)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mlops.pipeline.models import RunState, utcnow
+from mlops.report.markdown import plain_text
 
 
 class ConsoleNotifier:
@@ -15,6 +17,7 @@ class ConsoleNotifier:
         self.stream = stream
 
     def notify(self, run: RunState, message: str) -> None:
+        message = plain_text(message)  # the summary is GitHub Markdown; a console and a log show it as text
         if self.stream is not None:
             print(
                 f"[mlops] {run.training_id}: {message.splitlines()[0] if message else ''}", file=self.stream

@@ -9,6 +9,7 @@ import urllib.request
 
 from mlops.pipeline.models import RunState
 from mlops.ports import Notifier
+from mlops.report.markdown import plain_text
 
 log = logging.getLogger("mlops")
 MAX_TEXT = 3000  # Slack truncates long messages anyway; keep ours readable
@@ -20,7 +21,7 @@ class SlackNotifier:
         self.timeout = timeout
 
     def notify(self, run: RunState, message: str) -> None:
-        text = f"*{run.training_id}* ({run.request.model_id}, {run.status})\n{message}"[:MAX_TEXT]
+        text = f"*{run.training_id}* ({run.request.model_id}, {run.status})\n{_slack_text(message)}"[:MAX_TEXT]
         try:
             self._post(text)
         except Exception as exc:  # any failure at all (a bad URL, a refused connection, a broken answer) is logged
@@ -35,6 +36,12 @@ class SlackNotifier:
         )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             response.read()
+
+
+def _slack_text(markdown: str) -> str:
+    """GitHub Markdown -> Slack text: plain, with the three characters Slack asks to escape escaped, so no value
+    in a message can become a Slack link or mention (`<!channel>`)."""
+    return plain_text(markdown).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class FanOutNotifier:
