@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlops.pipeline.models import RunState, TrainingJob, TrainingResult
+from mlops.pipeline.models import RunState, TrainingJob, TrainingOutcome
 
 
 class ArtifactStore(Protocol):
@@ -24,6 +24,10 @@ class ArtifactStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def uri(self, key: str) -> str:
+        """How a training job addresses `key` (`s3://bucket/key` on S3)."""
+        ...
+
     def local_path(self, prefix: str) -> AbstractContextManager[Path]:
         """A local directory holding the objects under `prefix` (the directory itself locally; a download on S3)."""
         ...
@@ -70,9 +74,9 @@ class Notifier(Protocol):
 class Trainer(Protocol):
     """The training runtime (where the ML libraries are): trains, and verifies what was registered."""
 
-    def train(self, job: TrainingJob) -> TrainingResult:
-        """One try of the script-mode entry point; raises TrainingCrashed (retryable) or TrainingError (the
-        input is wrong: not retried)."""
+    def train(self, job: TrainingJob, name: str, timeout: float) -> TrainingOutcome:
+        """One try of the script-mode entry point, as the job `name`, stopped after `timeout` seconds. Any
+        exception is a failed job (States.TaskFailed to the flow)."""
         ...
 
     def verify(self, artifact_key: str) -> tuple[bool, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +16,11 @@ from typing import Any, Literal
 
 from mlops.errors import DatasetError, TrainingError
 from mlops.metric_specs import METRICS
+from mlops.pipeline.artifacts import MODEL_ARCHIVE, OUTPUT_ARCHIVE, read_member, read_members, unpack
 from mlops.pipeline.models import (
     Attempt,
     DataManifest,
+    ErrorInfo,
     FileEntry,
     GateResult,
     ModelRef,
@@ -27,6 +28,7 @@ from mlops.pipeline.models import (
     RunState,
     TrainingJob,
     VerifyResult,
+    try_number,
     utcnow,
 )
 from mlops.ports import ArtifactStore, Notifier, Trainer
@@ -112,19 +114,11 @@ def _entry(store: ArtifactStore, key: str) -> FileEntry:
     return FileEntry(key=key, size=size, sha256=digest.hexdigest(), rows=rows)
 
 
-def train(run: RunState, ports: Ports) -> RunState:
-    """One try of the current attempt through the trainer port (the runner retries crashes)."""
+def build_training_job(run: RunState, ports: Ports) -> RunState:
+    """Specify the current attempt's training job for the Train state (the first attempt starts here)."""
     attempt = run.attempt or _first_attempt(run)
-    attempt.tries += 1
-    job = training_job(run, attempt)
-    run.log(
-        "Train",
-        f"attempt {attempt.number}, try {attempt.tries}: {attempt.algorithm} {attempt.hyperparameters}",
-    )
-    result = ports.trainer.train(job)
-    attempt.output_key = result.output_prefix
-    attempt.duration_seconds = round(result.duration_seconds, 3)
-    attempt.finished_at = utcnow()
+    run.job, run.training = training_job(run, attempt, ports.store, ports.settings.train_timeout), None
+    run.log("Train", f"attempt {attempt.number}: {attempt.algorithm} {attempt.hyperparameters}")
     return run
 
 
@@ -136,7 +130,7 @@ def _first_attempt(run: RunState) -> Attempt:
     return run.attempts[-1]
 
 
-def training_job(run: RunState, attempt: Attempt) -> TrainingJob:
+def training_job(run: RunState, attempt: Attempt, store: ArtifactStore, max_runtime: float) -> TrainingJob:
     """The trainer's input: hyperparameters plus the `mlops_*` control keys the entry point reads."""
     request, data = run.request, run.data
     control = {
@@ -147,21 +141,23 @@ def training_job(run: RunState, attempt: Attempt) -> TrainingJob:
         "mlops_environment": request.environment,
     }
     hps = {**attempt.hyperparameters, **{k: v for k, v in control.items() if v is not None}}
-    prefix = f"runs/{run.training_id}/attempt-{attempt.number}/try-{attempt.tries}-{utcnow():%H%M%S}"
+    channels = {name: f"datasets/{data.dataset_id}/{name}" for name in ("train", "test")} if data else {}
+    output_path = f"runs/{run.training_id}"
     return TrainingJob(
-        training_id=run.training_id,
-        attempt=attempt.number,
+        name=f"{run.training_id}-a{attempt.number}",
         hyperparameters=hps,
-        train_key=f"datasets/{data.dataset_id}/train" if data else None,
-        test_key=f"datasets/{data.dataset_id}/test" if data else None,
-        output_prefix=prefix,
+        channels=channels,
+        channel_uris={name: store.uri(key) for name, key in channels.items()},
+        output_path=output_path,
+        output_uri=store.uri(output_path),
+        max_runtime_seconds=max(1, round(max_runtime)),
     )
 
 
 def evaluate(run: RunState, ports: Ports) -> RunState:
-    """Read the attempt's evaluation.json and gate its metric against the threshold."""
-    attempt = _current(run)
-    evaluation = json.loads(ports.store.get_bytes(f"{attempt.output_key}/output/evaluation.json"))
+    """Record the training job's outcome, read its evaluation.json and gate its metric against the threshold."""
+    attempt = _record_training(run)
+    evaluation = json.loads(read_member(ports.store, f"{attempt.output_key}/{OUTPUT_ARCHIVE}", "evaluation.json"))
     attempt.metrics = {k: float(v) for k, v in evaluation.get("metrics", {}).items()}
     run.gate = gate(run, attempt)
     attempt.metric, attempt.value, attempt.passed = run.gate.metric, run.gate.value, run.gate.passed
@@ -191,6 +187,15 @@ def gate(run: RunState, attempt: Attempt) -> GateResult:
     )
 
 
+def _record_training(run: RunState) -> Attempt:
+    attempt, outcome, job = run.attempt, run.training, run.job
+    if attempt is None or outcome is None or job is None:
+        raise TrainingError("no finished training job to evaluate")
+    attempt.output_key, attempt.tries = job.output_key(outcome.job_name), outcome.tries
+    attempt.duration_seconds, attempt.finished_at = outcome.duration_seconds, utcnow()
+    return attempt
+
+
 def _current(run: RunState) -> Attempt:
     if run.attempt is None or run.attempt.output_key is None:
         raise TrainingError("no finished training attempt to work on")
@@ -208,6 +213,30 @@ def await_operator(run: RunState, ports: Ports) -> RunState:
     run.log("AwaitOperator", message)
     ports.notifier.notify(run, message)
     return run
+
+
+def apply_operator_answer(run: RunState, ports: Ports) -> RunState:
+    """The wait returned the operator's answer: merge it into the run."""
+    if run.answer is None:
+        raise TrainingError("the operator's wait ended without an answer")
+    run, run.answer = apply_operator_decision(run, run.answer), None
+    return run
+
+
+def expire_operator_wait(run: RunState, ports: Ports) -> RunState:
+    """Nobody answered within the wait's timeout: the run ends, and says why."""
+    detail = run.error.message if run.error and run.error.message else "the wait timed out"
+    reason = f"no operator answer within the wait's timeout ({detail})"
+    run.operator = OperatorDecision(action="abort", actor="mlops (timeout)", reason=reason)
+    run.status, run.error = "running", None
+    run.log("AwaitOperator", reason)
+    return run
+
+
+def check_operator_answer(run: RunState, decision: OperatorDecision) -> None:
+    """Refuse an answer whose overrides do not validate, before it reaches the flow (the run stays paused)."""
+    if decision.action == "retrain":
+        run.request.with_overrides(decision.overrides)
 
 
 def apply_operator_decision(run: RunState, decision: OperatorDecision) -> RunState:
@@ -254,15 +283,11 @@ def register(run: RunState, ports: Ports) -> RunState:
 
 def _stage_artifacts(store: Any, output_key: str, staging: Path) -> None:
     """The model, its evaluation and its plots, as they will sit under models/<model_id>/<version>/."""
-    with store.local_path(f"{output_key}/model") as model_dir:
-        shutil.copytree(model_dir, staging, dirs_exist_ok=True)
-    with store.local_path(f"{output_key}/output") as output_dir:
-        for name in ("evaluation.json", "plots"):
-            source = output_dir / name
-            if source.is_dir():
-                shutil.copytree(source, staging / name, dirs_exist_ok=True)
-            elif source.is_file():
-                shutil.copy2(source, staging / name)
+    unpack(store, f"{output_key}/{MODEL_ARCHIVE}", staging)
+    for name, data in read_members(store, f"{output_key}/{OUTPUT_ARCHIVE}").items():
+        if name == "evaluation.json" or name.startswith("plots/"):
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_bytes(data)
 
 
 def verify(run: RunState, ports: Ports) -> RunState:
@@ -302,9 +327,32 @@ def rollback(run: RunState, ports: Ports) -> RunState:
 
 def handle_failure(run: RunState, ports: Ports) -> RunState:
     """A step failed for good: nothing is registered and the current model stays current."""
-    error = run.error
+    failed_job = _failed_job_name(run.error)
+    if failed_job and run.attempt:
+        run.attempt.tries = try_number(failed_job)
+    error = run.error = _readable(run.error)
     run.log("HandleFailure", f"{error.state if error else '?'} failed: {error.message if error else 'unknown'}")
     return run
+
+
+def _readable(error: ErrorInfo | None) -> ErrorInfo | None:
+    """A training job's failure arrives as its description (JSON): keep the job's own reason."""
+    cause = _json_object(error.message) if error else {}
+    if error is None or "FailureReason" not in cause:
+        return error
+    return ErrorInfo(state=error.state or "Train", type=error.type, message=str(cause["FailureReason"]))
+
+
+def _failed_job_name(error: ErrorInfo | None) -> str | None:
+    return str(_json_object(error.message).get("TrainingJobName") or "") or None if error else None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def publish(run: RunState, ports: Ports) -> RunState:
@@ -338,12 +386,11 @@ def _collect_plots(store: Any, run: RunState, into: Path) -> dict[str, Path]:
     attempt = run.attempt
     if attempt is None or attempt.output_key is None:
         return {}
-    prefix = f"{attempt.output_key}/output/plots/"
     plots = {}
-    for key in store.list(prefix):
-        if key.endswith(".png"):
-            path = into / Path(key).name
-            path.write_bytes(store.get_bytes(key))
+    for name, data in read_members(store, f"{attempt.output_key}/{OUTPUT_ARCHIVE}", "plots/").items():
+        if name.endswith(".png"):
+            path = into / Path(name).name
+            path.write_bytes(data)
             plots[path.name] = path
     return plots
 
@@ -354,9 +401,11 @@ def report_lang(run: RunState, ports: Ports) -> str:
 
 AGENTS: dict[str, Agent] = {
     "prepare_data": prepare_data,
-    "train": train,
+    "build_training_job": build_training_job,
     "evaluate": evaluate,
     "await_operator": await_operator,
+    "apply_operator_answer": apply_operator_answer,
+    "expire_operator_wait": expire_operator_wait,
     "register": register,
     "verify": verify,
     "rollback": rollback,

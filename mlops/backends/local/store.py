@@ -105,6 +105,10 @@ class LocalArtifactStore:
             raise RegistryError("store: refusing to delete the whole store (empty prefix)")
         shutil.rmtree(self.root / prefix, ignore_errors=True)
 
+    def uri(self, key: str) -> str:
+        """How a job addresses `key` (an S3 URI on AWS): here, a file URI."""
+        return (self.root / validate_prefix(key)).absolute().as_uri()
+
     @contextmanager
     def local_path(self, prefix: str) -> Iterator[Path]:
         """The directory itself: locally there is nothing to download."""
