@@ -74,15 +74,27 @@ def _local(
     on_step: Callable[[str, RunState], None],
     standby: TrainingWorker | None,
 ) -> Services:
-    from mlops.backends.local.registry_db import SqliteRegistryBackend
     from mlops.backends.local.runs_db import SqliteRunStore
+
+    ports = build_ports(settings, progress, standby)
+    runs = SqliteRunStore(settings.db_path)
+    return Services(ports, runs, LocalRunner(ports, runs, on_step=on_step))
+
+
+def build_ports(
+    settings: Settings,
+    progress: Callable[[str], None] = lambda line: None,
+    standby: TrainingWorker | None = None,
+) -> Ports:
+    """What the agents work with, for the local runner and for the Lambda handlers (mlops/handlers.py)."""
+    from mlops.backends.local.registry_db import SqliteRegistryBackend
     from mlops.backends.local.store import LocalArtifactStore
     from mlops.backends.local.trainer import LocalTrainer
     from mlops.history import HistoryLog
     from mlops.registry import ModelRegistry
 
     store = LocalArtifactStore(settings.store_dir)
-    ports = Ports(
+    return Ports(
         settings=settings,
         store=store,
         registry=ModelRegistry(SqliteRegistryBackend(settings.db_path), store, keep=settings.keep_versions),
@@ -92,8 +104,6 @@ def _local(
         history=HistoryLog(settings.history_dir),
         notifier=_notifier(settings),
     )
-    runs = SqliteRunStore(settings.db_path)
-    return Services(ports, runs, LocalRunner(ports, runs, on_step=on_step))
 
 
 def _notifier(settings: Settings) -> Notifier:
