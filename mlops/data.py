@@ -25,6 +25,8 @@ from mlops.suggest import did_you_mean
 if TYPE_CHECKING:
     import numpy as np
 
+    from mlops.ports import ArtifactStore
+
 TARGET = "target"
 TEST_SIZE = 0.2
 SPLIT_SEED = 42
@@ -73,6 +75,32 @@ def ensure_dataset(root: Path, dataset_id: str) -> Path:
         raise DatasetError(f"dataset: unknown dataset '{dataset_id}'{hint}; available: {', '.join(available)}")
     _materialize_atomically(target_dir, dataset_id)
     return target_dir
+
+
+def dataset_in_store(store: ArtifactStore, dataset_id: str) -> dict[str, Any]:
+    """The description (`dataset.json`, or {}) of `dataset_id` in the artifact store, writing a bundled dataset
+    there on first use. Works through the store's keys only, so it serves any backend."""
+    prefix = f"datasets/{check_dataset_id(dataset_id)}"
+    if store.exists(f"{prefix}/dataset.json"):
+        return dict(json.loads(store.get_bytes(f"{prefix}/dataset.json")))
+    if dataset_id in BUNDLED:
+        _publish_bundled(store, prefix, dataset_id)
+        return dict(json.loads(store.get_bytes(f"{prefix}/dataset.json")))
+    if store.list(f"{prefix}/"):
+        return {}
+    available = sorted({key.split("/")[1] for key in store.list("datasets/") if key.count("/") >= 2} | set(BUNDLED))
+    hint = did_you_mean(dataset_id, available, list_choices=False)
+    raise DatasetError(f"dataset: unknown dataset '{dataset_id}'{hint}; available: {', '.join(available)}")
+
+
+def _publish_bundled(store: ArtifactStore, prefix: str, dataset_id: str) -> None:
+    """Every file, then dataset.json: a reader sees the dataset only once it is whole. The files are the same
+    bytes every time, so two runs racing to publish it both succeed (the store accepts identical objects)."""
+    with tempfile.TemporaryDirectory(prefix="mlops-dataset-") as staging:
+        _write_bundled(Path(staging), dataset_id)
+        for channel in ("train", "test"):
+            store.put_tree(f"{prefix}/{channel}", Path(staging, channel))
+        store.put_file(f"{prefix}/dataset.json", Path(staging, "dataset.json"))
 
 
 def _materialize_atomically(target_dir: Path, dataset_id: str) -> None:

@@ -8,10 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from mlops.pipeline.models import RunState, TrainingJob, TrainingOutcome
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What the store knows of an object without reading it for the caller (S3: HeadObject's size and its
+    SHA-256 checksum)."""
+
+    key: str
+    size: int
+    sha256: str
 
 
 class ArtifactStore(Protocol):
@@ -22,6 +33,11 @@ class ArtifactStore(Protocol):
     def put_tree(self, prefix: str, source_dir: Path) -> list[str]: ...
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
+    def head(self, key: str) -> StoredObject: ...
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """The object as a stream (S3: GetObject's body), for reading large objects without holding them."""
+        ...
+
     def list(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> None: ...
     def uri(self, key: str) -> str:

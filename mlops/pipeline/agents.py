@@ -6,17 +6,17 @@ Lambda handlers) Step Functions. Each records what it did in the run document's 
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from mlops.errors import DatasetError, TrainingError
 from mlops.metric_specs import METRICS
-from mlops.pipeline.artifacts import MODEL_ARCHIVE, OUTPUT_ARCHIVE, read_member, read_members, unpack
+from mlops.pipeline.artifacts import OUTPUT_ARCHIVE, read_member, read_members
 from mlops.pipeline.models import (
     Attempt,
     DataManifest,
@@ -38,7 +38,7 @@ from mlops.settings import Settings
 @dataclass
 class Ports:
     settings: Settings
-    store: Any  # ArtifactStore with a local `root` (datasets are materialized there)
+    store: Any  # ArtifactStore
     registry: Any  # mlops.registry.ModelRegistry
     trainer: Trainer
     history: Any  # mlops.history.HistoryLog
@@ -56,62 +56,73 @@ def prepare_data(run: RunState, ports: Ports) -> RunState:
     from mlops import data
 
     dataset_id = run.request.dataset_id or ""
-    directory = data.ensure_dataset(ports.store.root, dataset_id)
-    info = _dataset_info(directory)
+    info = data.dataset_in_store(ports.store, dataset_id)
     target = info.get("target", data.TARGET)
-    task = run.request.task or info.get("task") or _infer_task(directory / "train", target)
-    run.data = _manifest(ports.store, dataset_id, task, target)
+    run.data = _manifest(ports.store, dataset_id, target, info.get("rows") or {})
+    task = run.request.task or info.get("task") or _infer_task(ports.store, run.data.train, target)
+    run.data.task = task
     if run.request.task is None:
         run.request = run.request.with_task(task)
     run.log("PrepareData", f"{dataset_id}: {run.data.rows_train} train / {run.data.rows_test} test rows ({task})")
     return run
 
 
-def _dataset_info(directory: Path) -> dict[str, Any]:
-    path = directory / "dataset.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _infer_task(train_dir: Path, target: str) -> str:
+def _infer_task(store: ArtifactStore, files: list[FileEntry], target: str) -> str:
+    """From the target column of the train channel, read as a stream (only when nothing says the task)."""
     from mlops import tables  # numpy: only where a table is read
 
-    header, rows = tables.read_table(train_dir)
-    if target not in header:
-        raise DatasetError(f"dataset: no '{target}' column in {train_dir.name}/ (columns: {', '.join(header)})")
-    return str(tables.infer_task(rows[:, header.index(target)]))
+    values: list[float] = []
+    for entry in files:
+        with store.open(entry.key) as stream:
+            reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+            header = next(reader, [])
+            if target not in header:
+                raise DatasetError(f"dataset: no '{target}' column in {entry.key} (columns: {', '.join(header)})")
+            values.extend(_number(entry.key, row[header.index(target)]) for row in reader if row)
+    return str(tables.infer_task(values))
 
 
-def _manifest(store: ArtifactStore, dataset_id: str, task: str, target: str) -> DataManifest:
+def _number(key: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DatasetError(f"dataset: {key}: the target value '{text}' is not a number") from None
+
+
+def _manifest(store: ArtifactStore, dataset_id: str, target: str, rows: dict[str, int]) -> DataManifest:
+    """Sizes and hashes as the store reports them (no download); row counts as the dataset describes them, or
+    counted from a stream when it does not."""
     prefix = f"datasets/{dataset_id}"
-    train, test = (_entries(store, f"{prefix}/{channel}") for channel in ("train", "test"))
+    train, test = (_entries(store, f"{prefix}/{channel}/", channel in rows) for channel in ("train", "test"))
     if not train or not test:
         raise DatasetError(f"dataset: {dataset_id} needs CSV files in both {prefix}/train/ and {prefix}/test/")
     digest = hashlib.sha256(json.dumps([e.model_dump() for e in train + test]).encode()).hexdigest()
     return DataManifest(
         dataset_id=dataset_id,
-        task=task,
         target=target,
         train=train,
         test=test,
         digest=digest,
-        rows_train=sum(e.rows or 0 for e in train),
-        rows_test=sum(e.rows or 0 for e in test),
+        rows_train=rows.get("train", sum(e.rows or 0 for e in train)),
+        rows_test=rows.get("test", sum(e.rows or 0 for e in test)),
     )
 
 
-def _entries(store: ArtifactStore, prefix: str) -> list[FileEntry]:
-    return [_entry(store, key) for key in store.list(prefix) if key.endswith(".csv")]
+def _entries(store: ArtifactStore, prefix: str, rows_known: bool) -> list[FileEntry]:
+    entries = [store.head(key) for key in store.list(prefix) if key.endswith(".csv")]
+    return [
+        FileEntry(key=e.key, size=e.size, sha256=e.sha256, rows=None if rows_known else _rows(store, e.key))
+        for e in entries
+    ]
 
 
-def _entry(store: ArtifactStore, key: str) -> FileEntry:
-    """Size, SHA-256 and row count of one CSV, streamed: a large file is never held in memory."""
-    digest, size, newlines, last = hashlib.sha256(), 0, 0, b"\n"
-    with store.local_path(key) as path, Path(path).open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size, newlines, last = size + len(chunk), newlines + chunk.count(b"\n"), chunk[-1:]
-    rows = max(0, newlines - 1 + (0 if last == b"\n" else 1))  # minus the header; a last line may lack its \n
-    return FileEntry(key=key, size=size, sha256=digest.hexdigest(), rows=rows)
+def _rows(store: ArtifactStore, key: str) -> int:
+    """Data rows of one CSV, streamed: a large file is never held in memory."""
+    newlines, last = 0, b"\n"
+    with store.open(key) as stream:
+        while chunk := stream.read(1 << 20):
+            newlines, last = newlines + chunk.count(b"\n"), chunk[-1:]
+    return max(0, newlines - 1 + (0 if last == b"\n" else 1))  # minus the header; a last line may lack its \n
 
 
 def build_training_job(run: RunState, ports: Ports) -> RunState:
@@ -258,36 +269,25 @@ def apply_operator_decision(run: RunState, decision: OperatorDecision) -> RunSta
 
 
 def register(run: RunState, ports: Ports) -> RunState:
-    """Register the passing attempt as a new model version (idempotent per training id)."""
+    """Register the passing attempt's training output as a new model version (idempotent per training id)."""
     attempt, request = _current(run), run.request
-    with tempfile.TemporaryDirectory(prefix="mlops-register-") as staging:
-        _stage_artifacts(ports.store, attempt.output_key or "", Path(staging))
-        ref, previous = ports.registry.register(
-            model_id=request.model_id,
-            training_id=run.training_id,
-            algorithm=request.algorithm,
-            learning_type=request.learning_type,
-            task=request.task,
-            hyperparameters=attempt.hyperparameters,
-            metrics=attempt.metrics,
-            metric=attempt.metric,
-            data_digest=run.data.digest if run.data else "",
-            issue=run.issue.model_dump(),
-            source_dir=Path(staging),
-            explicit_version=request.version,
-        )
+    ref, previous = ports.registry.register_training_output(
+        output_key=attempt.output_key or "",
+        model_id=request.model_id,
+        training_id=run.training_id,
+        algorithm=request.algorithm,
+        learning_type=request.learning_type,
+        task=request.task,
+        hyperparameters=attempt.hyperparameters,
+        metrics=attempt.metrics,
+        metric=attempt.metric,
+        data_digest=run.data.digest if run.data else "",
+        issue=run.issue.model_dump(),
+        explicit_version=request.version,
+    )
     run.registered, run.previous_version = ModelRef.model_validate(ref.model_dump()), previous
     run.log("Register", f"{ref.model_id} {ref.version} registered (previous: {previous or 'none'})")
     return run
-
-
-def _stage_artifacts(store: Any, output_key: str, staging: Path) -> None:
-    """The model, its evaluation and its plots, as they will sit under models/<model_id>/<version>/."""
-    unpack(store, f"{output_key}/{MODEL_ARCHIVE}", staging)
-    for name, data in read_members(store, f"{output_key}/{OUTPUT_ARCHIVE}").items():
-        if name == "evaluation.json" or name.startswith("plots/"):
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            (staging / name).write_bytes(data)
 
 
 def verify(run: RunState, ports: Ports) -> RunState:
@@ -362,11 +362,10 @@ def publish(run: RunState, ports: Ports) -> RunState:
     run.status = "succeeded" if _succeeded(run) else "failed"
     run.finished_at = utcnow()
     lang = report_lang(run, ports)
-    with tempfile.TemporaryDirectory(prefix="mlops-plots-") as tmp:
-        plots = _collect_plots(ports.store, run, Path(tmp))
-        links = [f"{run.training_id}/{name}" for name in plots]
-        run.report = str(ports.history.directory / f"{run.training_id}.md")
-        ports.history.record_training(run, render_report(run, lang=lang, plots=links), plots)
+    plots = _plots(ports.store, run)
+    links = [f"{run.training_id}/{name}" for name in plots]
+    run.report = ports.history.report_location(run.training_id)
+    ports.history.record_training(run, render_report(run, lang=lang, plots=links), plots)
     ports.notifier.notify(run, render_summary(run, lang))
     return run
 
@@ -382,17 +381,13 @@ def _succeeded(run: RunState) -> bool:
     )
 
 
-def _collect_plots(store: Any, run: RunState, into: Path) -> dict[str, Path]:
+def _plots(store: ArtifactStore, run: RunState) -> dict[str, bytes]:
+    """The last attempt's plots, by file name, from its packed output."""
     attempt = run.attempt
     if attempt is None or attempt.output_key is None:
         return {}
-    plots = {}
-    for name, data in read_members(store, f"{attempt.output_key}/{OUTPUT_ARCHIVE}", "plots/").items():
-        if name.endswith(".png"):
-            path = into / Path(name).name
-            path.write_bytes(data)
-            plots[path.name] = path
-    return plots
+    members = read_members(store, f"{attempt.output_key}/{OUTPUT_ARCHIVE}", "plots/")
+    return {name.rsplit("/", 1)[-1]: data for name, data in members.items() if name.endswith(".png")}
 
 
 def report_lang(run: RunState, ports: Ports) -> str:

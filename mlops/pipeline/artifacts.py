@@ -16,7 +16,7 @@ OUTPUT_ARCHIVE = "output/output.tar.gz"
 
 def pack(directory: Path, archive: Path) -> Path:
     """A gzipped tar of everything under `directory`, members named relative to it (as SageMaker packs)."""
-    with tarfile.open(archive, "w:gz") as tar:
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:  # level 1: packing is on every run's path
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             tar.add(path, arcname=path.relative_to(directory).as_posix())
     return archive
@@ -52,3 +52,12 @@ def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     if handle is None or ".." in Path(member.name).parts or member.name.startswith("/"):
         raise TrainingError(f"training output member '{member.name}' is not a plain relative file")
     return handle.read()
+
+
+def stage_training_output(store: ArtifactStore, output_key: str, into: Path) -> None:
+    """A training output as a registered version holds it: the model's files, evaluation.json and plots/."""
+    unpack(store, f"{output_key}/{MODEL_ARCHIVE}", into)
+    for name, data in read_members(store, f"{output_key}/{OUTPUT_ARCHIVE}").items():
+        if name == "evaluation.json" or name.startswith("plots/"):
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            (into / name).write_bytes(data)

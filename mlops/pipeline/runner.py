@@ -153,7 +153,7 @@ class LocalRunner:
                 raise RunStateError(f"{state.name}: {error}: {cause}")
             raise exc
         _set_path(run, catch.result_path, ErrorInfo(state=state.name, type=error, message=cause))
-        run.log(state.name, f"failed: {error}: {cause}")
+        run.log(state.name, f"failed: {error}: {exc if exc is not None else cause}")
         if exc is not None and not isinstance(exc, MlopsError):
             # a bug, not a user-facing failure: keep the traceback for the maintainers
             _save_traceback(self.ports.settings.home / "logs" / f"{run.training_id}.log", exc)
