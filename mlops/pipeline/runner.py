@@ -115,19 +115,22 @@ class LocalRunner:
 
     def _step(self, run: RunState, state: Task | TrainingJob | AwaitOperator) -> tuple[RunState, str]:
         """Run a state's work with its Retry and Catch. Every try starts from the state's ORIGINAL input, as a
-        States Language Retry resends it: the only thing a try learns from the ones before is its number."""
-        original, retries = run.model_copy(deep=True), 0
+        States Language Retry resends it: the only thing a try learns from the ones before is its number. The
+        retries are logged in the timeline once the state is done, like the execution history Step Functions
+        keeps beside the document."""
+        retried: list[str] = []
         while True:
             try:
-                return self._try(original.model_copy(deep=True), state, retries)
+                result, name = self._try(run.model_copy(deep=True), state, len(retried))
+                return _logged(result, state.name, retried), name
             except Exception as exc:
                 error = error_name(exc)
                 retry = next((r for r in _retries(state) if error_matches(r.errors, error)), None)
-                if retry is None or retries >= retry.max_attempts:
-                    return original, self._caught(original, state, error, _cause(state, original, retries, exc), exc)
-                retries += 1
-                delay = retry.delay(retries, self.ports.settings.retry_base_delay)
-                original.log(state.name, f"{error}: {exc}; retry {retries}/{retry.max_attempts} in {delay:g} s")
+                if retry is None or len(retried) >= retry.max_attempts:
+                    cause = _cause(state, run, len(retried), exc)
+                    return _logged(run, state.name, retried), self._caught(run, state, error, cause, exc)
+                delay = retry.delay(len(retried) + 1, self.ports.settings.retry_base_delay)
+                retried.append(f"{error}: {exc}; retry {len(retried) + 1}/{retry.max_attempts} in {delay:g} s")
                 self.sleep(delay)
 
     def _try(self, run: RunState, state: Task | TrainingJob | AwaitOperator, retries: int) -> tuple[RunState, str]:
@@ -170,6 +173,12 @@ def error_name(exc: Exception) -> str:
     """The exact name the flow's Retry and Catch match: an exception's declared `error_name`, or its class
     name (as a Lambda reports `errorType`). No class hierarchy: States Language has none."""
     return str(getattr(exc, "error_name", None) or type(exc).__name__)
+
+
+def _logged(run: RunState, state: str, messages: list[str]) -> RunState:
+    for message in messages:
+        run.log(state, message)
+    return run
 
 
 def _retries(state: Task | TrainingJob | AwaitOperator) -> tuple[Retry, ...]:
