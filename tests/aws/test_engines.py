@@ -58,6 +58,7 @@ class Scenario:
     request: dict[str, Any]
     states: list[str]
     status: str
+    passed: list[bool | None]  # each attempt's gate result (None: never evaluated)
     answers: tuple[Callable[[Any, Walk], Walk], ...] = ()
     before: Callable[[Any, Path], None] = lambda engine, tmp_path: None
     flow: Flow = FLOW
@@ -74,30 +75,42 @@ def _passing_run_then(change: Callable[[Any, Path], None]) -> Callable[[Any, Pat
 QUICK_WAIT_STATE = dataclasses.replace(FLOW["AwaitOperator"], timeout_seconds=QUICK_WAIT)
 QUICK_FLOW = dataclasses.replace(FLOW, states={**FLOW.states, "AwaitOperator": QUICK_WAIT_STATE})
 SCENARIOS = {
-    "pass first time": Scenario(IRIS, [*START, *PASSES], "succeeded"),
+    "pass first time": Scenario(IRIS, [*START, *PASSES], "succeeded", [True]),
     "miss, retrain, pass": Scenario(
-        WEAK_TREE, [*START, *ASKS, *TRAIN, *PASSES], "succeeded", (lambda e, w: retrain(e, w, max_depth=5),)
+        WEAK_TREE,
+        [*START, *ASKS, *TRAIN, *PASSES],
+        "succeeded",
+        [False, True],
+        (lambda e, w: retrain(e, w, max_depth=5),),
     ),
     "retrains exhausted": Scenario(
         {**WEAK_TREE, "max_retry": 1},
         [*START, *ASKS, *TRAIN, *FAILS],
         "failed",
+        [False, False],
         (lambda e, w: retrain(e, w, min_samples_leaf=2),),
     ),
     "training fails three times": Scenario(
         IRIS,
         ["PrepareData", "BuildTrainingJob", "Train", "HandleFailure", *FAILS],
         "failed",
+        [None],
         before=_passing_run_then(lambda engine, tmp_path: engine.crash_training(tmp_path)),
     ),
-    "operator aborts": Scenario(WEAK_TREE, [*START, *ASKS, *FAILS], "failed", (abort,)),
+    "operator aborts": Scenario(WEAK_TREE, [*START, *ASKS, *FAILS], "failed", [False], (abort,)),
     "operator's wait times out": Scenario(
-        WEAK_TREE, [*START, "AwaitOperator", "OperatorTimedOut", *FAILS], "failed", (nobody_answers,), flow=QUICK_FLOW
+        WEAK_TREE,
+        [*START, "AwaitOperator", "OperatorTimedOut", *FAILS],
+        "failed",
+        [False],
+        (nobody_answers,),
+        flow=QUICK_FLOW,
     ),
     "verification fails, automatic rollback": Scenario(
         IRIS,
         [*START, "Register", "Verify", "VerifyChoice", "Rollback", *FAILS],
         "failed",
+        [True],
         before=_passing_run_then(lambda engine, tmp_path: corrupt_registered_models(engine)),
     ),
 }
@@ -136,6 +149,8 @@ def test_both_engines_walk_the_scenario_through_the_same_states(engine_for, scen
     # THEN it visited exactly these states, in this order, and ended as expected
     assert walk.states == scenario.states
     assert walk.run is not None and walk.run.status == scenario.status, walk.run
+    assert [attempt.passed for attempt in walk.run.attempts] == scenario.passed
+    assert walk.run.report and engine.settings.history_dir.joinpath(Path(walk.run.report).name).is_file()
     if "HandleFailure" in scenario.states:
         assert walk.run.attempts[0].tries == 4 and "out of memory" in walk.run.error.message
         assert engine.delays == [0.01, 0.02, 0.04] if engine.name == "local" else engine.delays == [2, 4, 8]

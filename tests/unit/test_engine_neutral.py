@@ -40,3 +40,14 @@ def test_the_rule_sees_a_violation(tmp_path: Path) -> None:
     bad = ast.parse("from mlops.backends.local.store import LocalArtifactStore\nimport fcntl\nx = ports.store.root\n")
     assert "mlops.backends.local.store" in _imported(bad) and "fcntl" in _imported(bad)
     assert "root" in {node.attr for node in ast.walk(bad) if isinstance(node, ast.Attribute)}
+
+
+def test_the_lambda_handlers_import_no_ml_library() -> None:
+    """Heavy work runs in training jobs, never in Lambda (DESIGN.md §3): the handlers load without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, mlops.handlers; "
+            "print(sorted(m for m in ('sklearn', 'numpy', 'gymnasium', 'matplotlib', 'skops') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
