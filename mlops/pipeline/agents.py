@@ -154,6 +154,9 @@ def training_job(run: RunState, attempt: Attempt, store: ArtifactStore, max_runt
     hps = {**attempt.hyperparameters, **{k: v for k, v in control.items() if v is not None}}
     channels = {name: f"datasets/{data.dataset_id}/{name}" for name in ("train", "test")} if data else {}
     output_path = f"runs/{run.training_id}"
+    if not channels:  # SageMaker wants at least one input channel: a job without data gets its settings as one
+        channels = {"config": f"{output_path}/config/attempt-{attempt.number}"}
+        store.put_bytes(f"{channels['config']}/hyperparameters.json", json.dumps(hps, sort_keys=True).encode())
     return TrainingJob(
         name=f"{run.training_id}-a{attempt.number}",
         hyperparameters=hps,

@@ -1,5 +1,6 @@
-"""PrepareData works through the artifact store's keys only: a bundled dataset is published into the store, sizes
-and hashes come from the store, rows from the dataset's description, or counted from a stream when it has none."""
+"""PrepareData and BuildTrainingJob work through the artifact store's keys only: a bundled dataset is published
+into the store, sizes and hashes come from the store, rows from the dataset's description, or counted from a stream
+when it has none."""
 
 from __future__ import annotations
 
@@ -67,3 +68,15 @@ def test_a_missing_target_column_and_an_unknown_dataset_say_what_to_fix(ports) -
         prepare_data(_run("bad"), ports)
     with pytest.raises(DatasetError, match=r"unknown dataset 'irsi' \(did you mean 'iris'\?\)"):
         prepare_data(_run("irsi"), ports)
+
+
+def test_a_job_without_data_still_has_the_one_input_channel_sagemaker_requires(ports) -> None:
+    from mlops.pipeline.agents import build_training_job
+
+    request = {"learning_type": "reinforcement", "algorithm": "q_learning", "environment": "FrozenLake-v1",
+               "evaluation_threshold": 0.1, "model_id": "lake"}
+    run = RunState(training_id="train-20250101-000000-00000000", request=validate_request(request))
+    job = build_training_job(prepare_data(run, ports), ports).job
+    assert job is not None and list(job.channels) == ["config"] and len(job.input_data_config) == 1
+    stored = ports.store.get_bytes(f"{job.channels['config']}/hyperparameters.json")
+    assert b'"mlops_environment": "FrozenLake-v1"' in stored
