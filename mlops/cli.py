@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlops.errors import MlopsError, UsageError
+from mlops.cli_common import ReaderGone
+from mlops.errors import MlopsError
 from mlops.settings import Settings
 
-EXIT_FOR_STATUS = {"succeeded": 0, "failed": 1, "awaiting_operator": 3, "running": 1}
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 EPILOG = """\
@@ -93,6 +93,8 @@ def _main(argv: list[str], settings: Settings | MlopsError, standby: Any) -> int
             file=sys.stderr,
         )
         return 130
+    except ReaderGone:
+        return 1  # as when the output cannot be flushed at the end (see entry)
     except Exception as exc:  # a bug: one line for the user, the traceback kept for the maintainers
         return _internal_error(exc)
 
@@ -118,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(handler=lambda args, settings: _usage(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    # Imported only now: the training worker of `run` is already starting, and pydantic and the request
+    # model the subcommands bring in load meanwhile.
     from mlops.cli_commands import register_commands
 
     register_commands(commands)
@@ -127,21 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
-
-
-def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
-    """Print `data` as JSON with --json, else the human rendering."""
-    if getattr(args, "json", False):
-        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-    else:
-        print(human())
-
-
-def require_file(path: str) -> Path:
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"PATH: no such file '{path}'")
-    return file
 
 
 def entry() -> None:

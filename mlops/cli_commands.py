@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
-from mlops.cli import EXIT_FOR_STATUS, emit, require_file
+from mlops.cli_common import EXIT_FOR_STATUS, emit, require_file
+from mlops.cli_init import register_init
 from mlops.commands import parse_command
 from mlops.errors import UsageError
 from mlops.pipeline.models import IssueRef, OperatorDecision, RunState, new_training_id
@@ -31,6 +32,7 @@ def register_commands(commands: Any) -> None:
     _rollback(commands)
     _history(commands)
     _datasets(commands)
+    register_init(commands)
 
 
 def _command(commands: Any, name: str, help_text: str, example: str, handler: Any) -> argparse.ArgumentParser:
@@ -102,10 +104,11 @@ def _run(commands: Any) -> None:
 
 
 def _read_request(args: argparse.Namespace, settings: Settings) -> Any:
-    from mlops.intake import check_local_dataset, request_from_file
+    from mlops.intake import request_from_file
 
-    request = request_from_file(require_file(args.path), title=args.title, template=args.template)
-    return check_local_dataset(request, settings.store_dir)
+    return request_from_file(
+        require_file(args.path), title=args.title, template=args.template, dataset_root=settings.store_dir
+    )
 
 
 def _do_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -169,7 +172,7 @@ def _services(args: argparse.Namespace, settings: Settings, quiet: bool = False,
     from mlops.services import build_services
 
     if quiet:
-        return build_services(settings, writes_history=writes)
+        return build_services(settings, writes_history=writes, read_only=not writes)
     return build_services(
         settings,
         progress=lambda line: _progress(line),

@@ -1,8 +1,9 @@
 """Operator commands written as issue comments: `/mlops <command> [key=value ...]`.
 
 Only the first line that starts with `/mlops` counts, so a comment may explain itself around the command.
-Values follow YAML's scalar rules (`300` is an int, `0.1` a float, `null` None, `gini` a string) but are never
-parsed as YAML documents: no nesting, no tags, no aliases.
+Values are read like every other user-written scalar (mlops.scalars: YAML 1.2's core schema, so `300` is an
+int, `1e-3` and `0.1` floats, `null` None, `gini` and `yes` text) but are never parsed as YAML documents: no
+nesting, no tags, no aliases.
 """
 
 from __future__ import annotations
@@ -12,21 +13,19 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from mlops.errors import InvalidRequest
+from mlops.scalars import ScalarError, clip, read_scalar
 from mlops.suggest import did_you_mean
 
 COMMANDS = {
     "retrain": "train again with overrides, e.g. `/mlops retrain n_estimators=300 max_depth=12`",
     "abort": "end the paused run, e.g. `/mlops abort data needs cleaning`",
+    "approve": "start a request awaiting approval (its author cannot write here); needs write access",
     "status": "show where the run is",
     "help": "list the commands",
 }
 MAX_COMMENT = 8192
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
-# YAML 1.1 reads `1e-3` (no dot) as a string; users mean a number.
-EXPONENT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def parse_command(comment: str) -> Command:
         raise InvalidRequest(f"command: say what to do after /mlops; the commands are:\n{help_text()}")
     name, args = words[0].lower(), words[1:]
     if name not in COMMANDS:
-        raise InvalidRequest(f"command: unknown command '{name}'{did_you_mean(name, COMMANDS)}")
+        raise InvalidRequest(f"command: unknown command '{clip(name)}'{did_you_mean(name, COMMANDS)}")
     if name == "retrain":
         return Command(name, overrides=parse_assignments(args))
     return Command(name, reason=" ".join(args)[:500])
@@ -70,21 +69,13 @@ def _split(line: str) -> list[str]:
     try:
         return shlex.split(line)
     except ValueError as exc:
-        raise InvalidRequest(f"command: cannot read '{line[:80]}': {exc}") from None
+        raise InvalidRequest(f"command: cannot read '{clip(line)}': {exc}") from None
 
 
 def parse_assignments(args: list[str]) -> dict[str, Any]:
     """`['n_estimators=300', 'criterion=gini']` -> `{'n_estimators': 300, 'criterion': 'gini'}`."""
     overrides: dict[str, Any] = {}
-    problems = []
-    for arg in args:
-        key, sep, text = arg.partition("=")
-        if not sep or not KEY.match(key):
-            problems.append(f"{arg[:40]}: write overrides as key=value, e.g. n_estimators=300")
-        elif key in overrides:
-            problems.append(f"{key}: given twice")
-        else:
-            overrides[key] = scalar(text)
+    problems = [problem for arg in args if (problem := _assign(overrides, arg)) is not None]
     if problems:
         raise InvalidRequest("the retrain command has problems", problems)
     if not overrides:
@@ -92,16 +83,15 @@ def parse_assignments(args: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def scalar(text: str) -> Any:
-    """A value by YAML's scalar rules, without ever building a YAML document from user text."""
-    node = yaml.ScalarNode("tag:yaml.org,2002:str", text)
-    tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))
-    if tag in (
-        "tag:yaml.org,2002:int",
-        "tag:yaml.org,2002:float",
-        "tag:yaml.org,2002:bool",
-        "tag:yaml.org,2002:null",
-    ):
-        node.tag = tag
-        return yaml.SafeLoader("").construct_object(node)
-    return float(text) if EXPONENT.match(text) else text
+def _assign(overrides: dict[str, Any], arg: str) -> str | None:
+    """Add one `key=value` to `overrides`, or say what is wrong with it."""
+    key, sep, text = arg.partition("=")
+    if not sep or not KEY.match(key):
+        return f"{clip(arg, 40)}: write overrides as key=value, e.g. n_estimators=300"
+    if key in overrides:
+        return f"{key}: given twice"
+    try:
+        overrides[key] = read_scalar(text)
+    except ScalarError as exc:
+        return f"{key}: {exc}"
+    return None

@@ -16,9 +16,10 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from mlops.errors import DatasetError
+from mlops.scalars import shown
 from mlops.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -29,7 +30,12 @@ if TYPE_CHECKING:
 TARGET = "target"
 TEST_SIZE = 0.2
 SPLIT_SEED = 42
+# A dataset id names a directory (and an S3 prefix): no paths, no '..'. The one definition of a valid id.
 DATASET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+DATASET_ID_RULE = (
+    "letters, digits, '.', '_' and '-' only, starting with a letter or digit (no paths, no '..', at most 128 "
+    "characters)"
+)
 
 # dataset id -> (scikit-learn loader, task)
 BUNDLED: dict[str, tuple[str, str]] = {
@@ -41,13 +47,15 @@ BUNDLED: dict[str, tuple[str, str]] = {
 }
 
 
+def is_dataset_id(text: object) -> TypeGuard[str]:
+    """Whether `text` is safe to use as a dataset's directory name."""
+    return isinstance(text, str) and DATASET_ID.match(text) is not None and ".." not in text
+
+
 def check_dataset_id(dataset_id: str) -> str:
     """`dataset_id` if it is safe to use as a directory name, else DatasetError."""
-    if not isinstance(dataset_id, str) or not DATASET_ID.match(dataset_id) or ".." in dataset_id:
-        raise DatasetError(
-            f"dataset: '{dataset_id}' is not a valid dataset id "
-            "(letters, digits, '.', '_' and '-', starting with a letter or digit, no '..')"
-        )
+    if not is_dataset_id(dataset_id):
+        raise DatasetError(f"dataset: {shown(dataset_id)} is not a valid dataset id ({DATASET_ID_RULE})")
     return dataset_id
 
 
@@ -59,24 +67,45 @@ def list_datasets(root: Path) -> list[str]:
     """The bundled dataset ids plus every dataset already present under `root`."""
     present = set()
     if datasets_dir(root).is_dir():
-        present = {p.name for p in datasets_dir(root).iterdir() if p.is_dir() and DATASET_ID.match(p.name)}
+        present = {p.name for p in datasets_dir(root).iterdir() if p.is_dir() and is_dataset_id(p.name)}
     return sorted(present | set(BUNDLED))
+
+
+def described_task(root: Path, dataset_id: str) -> str | None:
+    """The task a dataset's `dataset.json` (or the bundled dataset) says it is for; None when it does not say."""
+    described = datasets_dir(root) / check_dataset_id(dataset_id) / "dataset.json"
+    if not described.is_file():
+        return BUNDLED[dataset_id][1] if dataset_id in BUNDLED else None
+    try:
+        task = json.loads(described.read_text(encoding="utf-8")).get("task")
+    except (ValueError, AttributeError):  # not JSON, or JSON that is not an object
+        raise DatasetError(f"dataset: {described} is not a JSON object; fix it or delete it") from None
+    return task if isinstance(task, str) else None
 
 
 def dataset_in_store(store: ArtifactStore, dataset_id: str) -> dict[str, Any]:
     """The description (`dataset.json`, or {}) of `dataset_id` in the artifact store, writing a bundled dataset
     there on first use. Works through the store's keys only, so it serves any backend."""
     prefix = f"datasets/{check_dataset_id(dataset_id)}"
-    if store.exists(f"{prefix}/dataset.json"):
-        return dict(json.loads(store.get_bytes(f"{prefix}/dataset.json")))
-    if dataset_id in BUNDLED:
+    if dataset_id in BUNDLED and not store.exists(f"{prefix}/dataset.json"):
         _publish_bundled(store, prefix, dataset_id)
-        return dict(json.loads(store.get_bytes(f"{prefix}/dataset.json")))
+    if store.exists(f"{prefix}/dataset.json"):
+        return _description(store, f"{prefix}/dataset.json")
     if store.list(f"{prefix}/"):
         return {}
     available = sorted({key.split("/")[1] for key in store.list("datasets/") if key.count("/") >= 2} | set(BUNDLED))
     hint = did_you_mean(dataset_id, available, list_choices=False)
     raise DatasetError(f"dataset: unknown dataset '{dataset_id}'{hint}; available: {', '.join(available)}")
+
+
+def _description(store: ArtifactStore, key: str) -> dict[str, Any]:
+    try:
+        described = json.loads(store.get_bytes(key))
+    except ValueError:
+        described = None
+    if not isinstance(described, dict):
+        raise DatasetError(f"dataset: {key} is not a JSON object; fix it or delete it")
+    return described
 
 
 def _publish_bundled(store: ArtifactStore, prefix: str, dataset_id: str) -> None:

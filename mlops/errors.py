@@ -63,5 +63,9 @@ class HistoryTampered(MlopsError):
     """`training_history/` no longer matches its hash chain."""
 
 
+class GitHubError(MlopsError):
+    """GitHub's REST API refused a call, or did not answer it within the bounded retries and rate-limit waits."""
+
+
 class TrainingCrashed(TrainingError):
     """The trainer died or timed out: an infrastructure failure, retried with back-off (NFR-003)."""

@@ -12,8 +12,14 @@ Every JSON record carries `seq` (1, 2, ...), `prev_sha256` (the previous record'
 the first), `markdown_sha256`, `plots_sha256` ({path relative to the directory: sha256}) and `sha256`: the
 SHA-256 of the record's canonical JSON without the `sha256` field itself. Editing any byte of a record, its
 Markdown or a plot, deleting a record or inserting one breaks the chain, and `verify` names the first record
-where it breaks. Deleting the newest records leaves a shorter but consistent chain: pass a head remembered
-elsewhere (the Object Lock copy on AWS, the last status comment) as `verify(expect_head=...)` to catch that.
+where it breaks.
+
+The chain has no key. Whoever can write the directory can edit a report, recompute the hashes of its record and
+of every later one, and `verify` passes; deleting the newest records also leaves a shorter but consistent
+chain. So the chain alone catches only edits that were not carried through it. The real check is a head kept
+where that writer cannot reach: pass it as `verify(expect_head=...)` (`mlops history verify --expect-head`),
+which fails unless the chain still ends at that record. `head()` gives the value to keep; the planned witnesses
+are the run's GitHub status comment and, on AWS, an S3 Object Lock copy of each record.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 import yaml
 
 from mlops.errors import InvalidRequest, UsageError
-from mlops.safe_yaml import decode_body, load_mapping, parse_scalar, reject_oversized
+from mlops.safe_yaml import decode_body, load_mapping, reject_oversized
+from mlops.scalars import ScalarError, clip, read_scalar
 
 NO_RESPONSE = "_No response_"
 
@@ -376,7 +377,7 @@ def _request_entries(key: str, answer: Any) -> dict[str, Any]:
         parameters = load_mapping(answer, what="hyperparameters", empty_ok=True)
         return {key: parameters} if parameters else {}
     if key in _NUMBER_FIELDS:
-        return {key: parse_scalar(answer)}
+        return {key: _number_answer(key, answer)}
     if key == "model_name":
         model_id = _model_id(answer)
         return {"model_id": model_id} if model_id else {}
@@ -385,6 +386,14 @@ def _request_entries(key: str, answer: Any) -> dict[str, Any]:
     if isinstance(answer, dict):
         return {key: answer["selected"]}  # another form's checkboxes: what was ticked
     return {key: answer}
+
+
+def _number_answer(key: str, answer: str) -> Any:
+    """A number field's answer, read like any YAML value: `0.85`, `1e-3`, `3` (text stays text)."""
+    try:
+        return read_scalar(answer)
+    except ScalarError as exc:
+        raise InvalidRequest(f"{key}: {exc}") from None
 
 
 def _model_id(model_name: str) -> str | None:
@@ -438,7 +447,7 @@ def _without_spec_wrapper(mapping: dict[str, Any]) -> dict[str, Any]:
     if outside:
         raise InvalidRequest(
             "request: some fields are outside `body:`",
-            [f"{key}: is outside `body:`; indent it under `body:` with the other fields" for key in outside],
+            [f"{clip(key)}: is outside `body:`; indent it under `body:` with the other fields" for key in outside],
         )
     if not isinstance(mapping["body"], dict):
         raise InvalidRequest(

@@ -1,18 +1,18 @@
 """The ports: what the agents need from the world, each a small Protocol with a local and an AWS implementation.
 
-Registry *logic* (semantic versions, promotion, rollback, retention) lives in mlops/registry.py; a registry
-backend only stores and fetches records.
+Registry *logic* (semantic versions, promotion, rollback, retention) lives in mlops/registry.py: its one
+`ModelRegistry` (the `Registry` port) works over any `RegistryBackend`, which only stores and fetches records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from mlops.pipeline.models import RunState, TrainingJob, TrainingOutcome
+from mlops.pipeline.models import ModelRef, RunState, TrainingJob, TrainingOutcome
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class StoredObject:
 
 class ArtifactStore(Protocol):
     """Objects under keys laid out as in S3 (`datasets/<id>/train/...`, `models/<model_id>/<version>/...`)."""
+
+    # Where the objects are on this machine (locally, the store itself). PrepareData writes bundled datasets
+    # under `root/datasets/`; an S3 store will need a scratch root and an upload of what is written there.
+    root: Path
 
     def put_file(self, key: str, source: Path) -> None: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
@@ -63,6 +67,59 @@ class RegistryBackend(Protocol):
     def locked(self, model_id: str) -> AbstractContextManager[None]:
         """Hold while choosing and inserting a version, so concurrent runs get distinct versions."""
         ...
+
+
+class Registry(Protocol):
+    """The registry as the agents and the commands use it (mlops.registry.ModelRegistry holds its rules)."""
+
+    def register(
+        self,
+        *,
+        model_id: str,
+        training_id: str,
+        algorithm: str,
+        learning_type: str,
+        task: str | None,
+        hyperparameters: dict[str, Any],
+        metrics: dict[str, Any],
+        metric: str,
+        data_digest: str,
+        issue: dict[str, Any],
+        source_dir: Path,
+        explicit_version: str | None = None,
+    ) -> tuple[ModelRef, str | None]:
+        """Register the model in `source_dir` as a new version and make it current; idempotent per training
+        id. Returns the version and the one that was current before."""
+        ...
+
+    def register_training_output(self, *, output_key: str, **fields: Any) -> tuple[ModelRef, str | None]:
+        """`register` what a training job stored under `output_key` (its model.tar.gz and output.tar.gz)."""
+        ...
+
+    def mark_verified(self, model_id: str, version: str) -> None: ...
+    def rollback(
+        self, model_id: str, to: str | None = None, *, actor: str, reason: str, automatic: bool = False
+    ) -> dict[str, Any]:
+        """Make `to` (default: the previous version) current; returns the rollback record."""
+        ...
+
+    def current(self, model_id: str) -> str | None: ...
+    def versions(self, model_id: str) -> list[dict[str, Any]]: ...
+    def show(self, model_id: str, version: str | None = None) -> dict[str, Any]: ...
+    def models(self) -> list[dict[str, Any]]: ...
+
+
+class History(Protocol):
+    """The append-only, hash-chained record of runs and rollbacks (mlops.history.HistoryLog)."""
+
+    def report_location(self, training_id: str) -> str:
+        """Where `record_training` puts the run's report."""
+        ...
+
+    def record_training(
+        self, run: RunState, markdown: str, plots: Mapping[str, Path | bytes] | None = None
+    ) -> Path: ...
+    def record_rollback(self, rollback: Mapping[str, Any], lang: str = "ja") -> Path: ...
 
 
 class RunStore(Protocol):

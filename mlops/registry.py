@@ -20,7 +20,6 @@ The same rule decides what retention protects: the current version and its previ
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,10 +30,10 @@ from mlops.errors import RegistryError
 from mlops.pipeline.artifacts import stage_training_output
 from mlops.pipeline.models import ModelRef
 from mlops.ports import ArtifactStore, RegistryBackend
-from mlops.request import MODEL_ID
+from mlops.request import MODEL_ID, VERSION
+from mlops.scalars import shown
 from mlops.suggest import did_you_mean
 
-VERSION_PATTERN = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 FIRST_VERSION = (1, 0, 0)
 MIN_KEEP = 5
 METADATA_FILE = "model_metadata.json"
@@ -57,9 +56,9 @@ class RegistryStorage(RegistryBackend, Protocol):
 
 def parse_version(text: str) -> Version:
     """'v1.10.0' -> (1, 10, 0). A missing leading 'v' is accepted, as the request form allows it."""
-    match = VERSION_PATTERN.match(text.strip())
+    match = VERSION.match(text.strip())
     if not match:
-        raise RegistryError(f"version: '{text}' is not a semantic version; write it like v1.2.0")
+        raise RegistryError(f"version: {shown(text)} is not a semantic version; write it like v1.2.0")
     major, minor, patch = (int(part) for part in match.groups())
     return major, minor, patch
 
@@ -321,7 +320,7 @@ class ModelRegistry:
         if not records:
             known = self.backend.models()
             hint = did_you_mean(model_id, known) if known else " (no models are registered yet)"
-            raise RegistryError(f"registry: unknown model '{model_id}'{hint}")
+            raise RegistryError(f"registry: unknown model {shown(model_id)}{hint}")
         return records
 
     @staticmethod

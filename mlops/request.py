@@ -1,7 +1,9 @@
 """The training request: what a data scientist writes in an issue, validated strictly.
 
 `validate_request` collects EVERY problem before failing, so the author gets one reply listing all of them, each
-as `<field>: <what is wrong and how to fix it>`. Nothing here imports scikit-learn: it runs in the GitHub Action.
+as `<field>: <what is wrong and how to fix it>`, quoting at most about 80 characters of what was written. Given
+the datasets that exist where the request is read, an unknown dataset is one of those problems too. Nothing
+here imports scikit-learn: it runs in the GitHub Action.
 """
 
 from __future__ import annotations
@@ -11,19 +13,32 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from hashlib import sha256
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mlops.data import DATASET_ID_RULE, is_dataset_id
 from mlops.errors import InvalidRequest
 from mlops.learners.catalog import ALGORITHMS, TASKS_BY_LEARNING_TYPE, AlgorithmSpec, Param, algorithms_for
 from mlops.metric_specs import DEFAULT_METRIC, METRICS, metrics_for
+from mlops.scalars import clip, hint, shown
 from mlops.suggest import did_you_mean
 
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MODEL_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # valid as a SageMaker model package group
-VERSION = re.compile(r"^v?(\d{1,6})\.(\d{1,6})\.(\d{1,6})$")
+VERSION = re.compile(r"^v?(\d{1,6})\.(\d{1,6})\.(\d{1,6})$")  # the one definition of a semantic version
 TITLE_PREFIX = re.compile(r"^\s*\[MLOps\]\s*(?:モデル学習リクエスト|model training request)?\s*[:：]?\s*", re.I)
+
+
+class Datasets(Protocol):
+    """The datasets that exist where a request is read (the local store; later the S3 bucket)."""
+
+    def problem(self, dataset_id: str) -> str | None:
+        """Why a well-formed `dataset_id` cannot be used here (it does not exist, say), or None."""
+        ...
+
+    def task(self, dataset_id: str) -> str | None:
+        """The task the dataset says it is for, or None when it does not say."""
+        ...
 
 
 class TuningSpec(BaseModel):
@@ -86,19 +101,37 @@ FIELDS = tuple(TrainingRequest.model_fields)
 OVERRIDABLE = ("algorithm", "evaluation_threshold", "evaluation_metric", "environment", "task")
 
 
-def validate_request(raw: Any, title: str | None = None) -> TrainingRequest:
-    """Validate a raw request mapping (from an issue body or YAML) into a TrainingRequest, or InvalidRequest."""
+def validate_request(raw: Any, title: str | None = None, datasets: Datasets | None = None) -> TrainingRequest:
+    """Validate a raw request mapping (from an issue body or YAML) into a TrainingRequest, or InvalidRequest.
+
+    With `datasets`, the dataset must exist, and when the request leaves the task open for an algorithm that
+    does several, the dataset's own task settles it, so the metric and threshold are checked against it now."""
     if not isinstance(raw, Mapping):
         raise InvalidRequest("request: expected a mapping of fields such as 'algorithm: random_forest'")
     problems = _unknown_keys(raw)
     fields = {k: v for k, v in raw.items() if k in FIELDS}
     if title and not fields.get("model_id"):
         fields["model_id"] = model_id_from_title(title)
+    fields = _with_dataset_task(fields, datasets)
     request = _typed(fields, problems)
-    problems += _semantic_problems(request or _partial(fields, problems))
+    broken = {_field_of(problem) for problem in problems}
+    semantic = _semantic_problems(request or _partial(fields, broken), datasets)
+    problems += [problem for problem in semantic if _field_of(problem) not in broken]  # each field said once
     if problems or request is None:
         raise InvalidRequest(f"the request has {len(problems)} problem(s)", problems)
     return _complete(request)
+
+
+def _with_dataset_task(fields: dict[str, Any], datasets: Datasets | None) -> dict[str, Any]:
+    """The fields with the task the dataset describes, when the request leaves it open between several."""
+    algorithm, dataset_id = fields.get("algorithm"), fields.get("dataset_id")
+    spec = ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
+    if datasets is None or spec is None or len(spec.tasks) < 2 or fields.get("task") is not None:
+        return fields
+    if not is_dataset_id(dataset_id) or datasets.problem(dataset_id) is not None:
+        return fields
+    task = datasets.task(dataset_id)
+    return {**fields, "task": task} if task else fields
 
 
 def model_id_from_title(title: str) -> str | None:
@@ -142,7 +175,7 @@ def _apply_override(merged: dict[str, Any], key: str, value: Any, spec: Algorith
 
 
 def _unknown_keys(raw: Mapping[Any, Any]) -> list[str]:
-    return [f"{key}: unknown field{did_you_mean(str(key), FIELDS)}" for key in raw if key not in FIELDS]
+    return [f"{clip(str(key))}: unknown field{did_you_mean(str(key), FIELDS)}" for key in raw if key not in FIELDS]
 
 
 def _typed(fields: dict[str, Any], problems: list[str]) -> TrainingRequest | None:
@@ -153,9 +186,13 @@ def _typed(fields: dict[str, Any], problems: list[str]) -> TrainingRequest | Non
         return None
 
 
-def _partial(fields: dict[str, Any], problems: list[str]) -> TrainingRequest:
+def _field_of(problem: str) -> str:
+    """The top-level field a problem line is about: `hyperparameters.max_depth: ...` -> hyperparameters."""
+    return problem.split(":", 1)[0].split(".", 1)[0]
+
+
+def _partial(fields: dict[str, Any], broken: set[str]) -> TrainingRequest:
     """The fields that did validate, so the semantic checks can still report on them in the same reply."""
-    broken = {p.split(":", 1)[0].split(".", 1)[0] for p in problems}
     good = {k: v for k, v in fields.items() if k not in broken}
     defaults = {name: None for name, info in TrainingRequest.model_fields.items() if info.is_required()}
     return TrainingRequest.model_construct(**{**defaults, **good})
@@ -167,27 +204,25 @@ def _describe_pydantic_error(err: Mapping[str, Any]) -> str:
         return ""  # reported by _learning_type_problems, which can say which type the algorithm needs
     if err["type"] == "missing":
         return f"{field}: required field is missing; add '{field}: ...'"
-    return f"{field}: {err['msg']} (got {_short(err.get('input'))})"
+    value = err.get("input")
+    text_wanted = err["type"] == "string_type" and isinstance(value, (int, float))
+    advice = "; put it in quotes to keep it as text" if text_wanted else hint(value)
+    return f"{field}: {err['msg']} (got {shown(value)}){advice}"
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _semantic_problems(req: TrainingRequest) -> list[str]:
+def _semantic_problems(req: TrainingRequest, datasets: Datasets | None) -> list[str]:
     if req.algorithm is None:
         missing = "learning_type: required field is missing; add 'learning_type: supervised' (or unsupervised, "
         return [missing + "reinforcement)"] if req.learning_type is None else []
     spec = ALGORITHMS.get(req.algorithm)
     if spec is None:  # still report what can be checked without knowing the algorithm
-        unknown = f"algorithm: unknown algorithm '{req.algorithm}'{did_you_mean(req.algorithm, ALGORITHMS)}"
-        return [unknown, *_dataset_problems(req, None), *_identity_problems(req, None)]
+        unknown = f"algorithm: unknown algorithm {shown(req.algorithm)}{did_you_mean(req.algorithm, ALGORITHMS)}"
+        return [unknown, *_dataset_problems(req, None, datasets), *_identity_problems(req, None)]
     checks = (
         _learning_type_problems,
         _task_problems,
         _hyperparameter_problems,
-        _dataset_problems,
+        lambda req, spec: _dataset_problems(req, spec, datasets),
         _metric_problems,
         _environment_problems,
         _identity_problems,
@@ -215,7 +250,7 @@ def _task_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
         return []
     valid = TASKS_BY_LEARNING_TYPE[spec.learning_type]
     if req.task not in valid:
-        return [f"task: '{req.task}' is not a {spec.learning_type} task{did_you_mean(req.task, valid)}"]
+        return [f"task: {shown(req.task)} is not a {spec.learning_type} task{did_you_mean(req.task, valid)}"]
     return [f"task: {req.algorithm} does not do {req.task}; it does {', '.join(spec.tasks)}"]
 
 
@@ -225,7 +260,8 @@ def _hyperparameter_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[
         param = spec.params.get(name)
         if param is None:
             problems.append(
-                f"hyperparameters.{name}: not a hyperparameter of {req.algorithm}{did_you_mean(name, spec.params)}"
+                f"hyperparameters.{clip(name)}: not a hyperparameter of {req.algorithm}"
+                f"{did_you_mean(name, spec.params)}"
             )
         elif (problem := param_problem(param, value)) is not None:
             problems.append(f"hyperparameters.{name}: {problem}")
@@ -237,9 +273,9 @@ def param_problem(param: Param, value: Any) -> str | None:
     if value is None:
         return None if param.nullable else f"must be {param.describe()}, not null"
     if not _has_kind(param.kind, value):
-        return f"must be {param.describe()} (got {_short(value)})"
+        return f"must be {param.describe()} (got {shown(value)}){hint(value, boolean=param.kind == 'bool')}"
     if param.choices and value not in param.choices:
-        return f"'{value}' is not allowed{did_you_mean(str(value), map(str, param.choices))}"
+        return f"{shown(value)} is not allowed{did_you_mean(str(value), map(str, param.choices))}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number (got {value})"
     low, high = param.minimum, param.maximum
@@ -255,24 +291,23 @@ def _has_kind(kind: str, value: Any) -> bool:
     return isinstance(value, expected)
 
 
-def _dataset_problems(req: TrainingRequest, spec: AlgorithmSpec | None) -> list[str]:
+def _dataset_problems(req: TrainingRequest, spec: AlgorithmSpec | None, datasets: Datasets | None) -> list[str]:
     if req.dataset_id is None:
         needs = (spec.learning_type if spec else req.learning_type) != "reinforcement"
         return ["dataset_id: required field is missing; name a dataset such as 'iris'"] if needs else []
-    if SAFE_ID.match(req.dataset_id) and ".." not in req.dataset_id:
-        return []
-    return [
-        f"dataset_id: '{_short(req.dataset_id)[1:-1]}' is not a dataset id; use letters, digits, '.', '_' "
-        "and '-' only (no paths, no '..', at most 128 characters), e.g. dataset-20250110-001"
-    ]
+    if not is_dataset_id(req.dataset_id):
+        shape = f"use {DATASET_ID_RULE}, e.g. dataset-20250110-001"
+        return [f"dataset_id: {shown(req.dataset_id)} is not a dataset id; {shape}"]
+    problem = datasets.problem(req.dataset_id) if datasets is not None else None
+    return [f"dataset_id: {problem}"] if problem else []
 
 
 def _metric_problems(req: TrainingRequest, spec: AlgorithmSpec) -> list[str]:
-    tasks = (req.task,) if req.task else spec.tasks
+    tasks = (req.task,) if req.task in spec.tasks else spec.tasks  # a wrong task is _task_problems' to report
     allowed = [m for task in tasks for m in metrics_for(task)]
     if req.evaluation_metric is not None and req.evaluation_metric not in allowed:
         return [
-            f"evaluation_metric: '{req.evaluation_metric}' does not apply to {req.algorithm} "
+            f"evaluation_metric: {shown(req.evaluation_metric)} does not apply to {req.algorithm} "
             f"({'/'.join(tasks)}){did_you_mean(req.evaluation_metric, allowed)}"
         ]
     return _threshold_problems(req, tasks)
@@ -311,11 +346,11 @@ def _identity_problems(req: TrainingRequest, spec: AlgorithmSpec | None) -> list
     problems = []
     if req.model_id is not None and not MODEL_ID.match(req.model_id):
         problems.append(
-            f"model_id: '{_short(req.model_id)[1:-1]}' must be lower-case letters, digits and '-' "
+            f"model_id: {shown(req.model_id)} must be lower-case letters, digits and '-' "
             "(at most 63, starting and ending with a letter or digit), e.g. iris-classifier"
         )
     if req.version is not None and not VERSION.match(req.version):
-        problems.append(f"version: '{req.version}' is not a semantic version; write it like v1.2.0")
+        problems.append(f"version: {shown(req.version)} is not a semantic version; write it like v1.2.0")
     if req.tuning is not None:
         problems.append("tuning: hyperparameter tuning is not available in this release; remove 'tuning'")
     return problems

@@ -4,8 +4,12 @@ Anyone who can open an issue can send us YAML, so `load_mapping` refuses, before
 object, everything that could cost memory or time or that PyYAML would turn into something other than plain
 data: anchors and aliases (the "billion laughs" bomb), deep nesting, tags outside the basic scalar, list
 and mapping types, and more than 64 KiB of text. It then builds the data with a constructor that rejects
-duplicate and non-text keys, which PyYAML accepts silently (the last duplicate wins; `yes:` becomes True).
+duplicate and non-text keys, which PyYAML accepts silently (the last duplicate wins; `true:` becomes True).
 Every failure is an InvalidRequest whose problem line says where (line, column) and how to fix it.
+
+Scalars are read by YAML 1.2's core schema (mlops.scalars, the reader every user-written value goes through),
+not by PyYAML's YAML 1.1 rules: `010` is 10, `1:30` and `yes` are text, `1e-3` is a number, there are no
+dates, and no number is built from more than a few dozen characters.
 """
 
 from __future__ import annotations
@@ -15,16 +19,16 @@ from typing import Any, ClassVar
 import yaml
 from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 
+from mlops import scalars
 from mlops.errors import InvalidRequest
+from mlops.scalars import ScalarError, clip
 
-MAX_BYTES = 64 * 1024
+MAX_BYTES = 64 * 1024  # the most text of an issue body or request file anything here reads
 MAX_DEPTH = 10
 
 _TAG = "tag:yaml.org,2002:"
-PLAIN_DATA_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null", "map", "seq"))
-# Implicit types a request never needs: timestamps would turn `dataset_id: 2025-01-10` into a date, and
-# merge keys (`<<`) only make sense with aliases, which are refused anyway.
-_DROPPED_IMPLICIT_TAGS = frozenset(_TAG + name for name in ("timestamp", "merge", "value", "yaml"))
+_SCALAR_KINDS = ("str", "int", "float", "bool", "null")
+PLAIN_DATA_TAGS = frozenset(_TAG + name for name in (*_SCALAR_KINDS, "map", "seq"))
 
 # libyaml's C parser when present: an order of magnitude faster on a 64 KiB document.
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -46,46 +50,61 @@ _HINTS = (
 _DEFAULT_HINT = "check the indentation (spaces only) and quote values that contain ':' or '#'"
 
 
-def _plain_data_resolvers() -> dict[Any, list[tuple[str, Any]]]:
-    inherited = yaml.SafeLoader.yaml_implicit_resolvers
-    return {
-        first_char: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_IMPLICIT_TAGS]
-        for first_char, resolvers in inherited.items()
-    }
-
-
 class _PlainDataLoader(_BaseLoader):
-    """SafeLoader reduced to str/int/float/bool/null scalars, lists and mappings with unique text keys."""
+    """SafeLoader reduced to str/int/float/bool/null scalars read by YAML 1.2's core schema, lists, and mappings
+    with unique text keys."""
 
-    yaml_implicit_resolvers: ClassVar = _plain_data_resolvers()
-    yaml_constructors: ClassVar = {tag: yaml.SafeLoader.yaml_constructors[tag] for tag in PLAIN_DATA_TAGS}
+    # Lists as PyYAML builds them; mappings and scalars by the constructors registered below.
+    yaml_constructors: ClassVar = {_TAG + "seq": yaml.SafeLoader.yaml_constructors[_TAG + "seq"]}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """The tag of an untagged node; for a plain scalar, its YAML 1.2 core type (never PyYAML's YAML 1.1)."""
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _TAG + scalars.kind_of(value)
+        return super().resolve(kind, value, implicit)
+
+
+def _scalar_constructor(kind: str) -> Any:
+    def construct(loader: Any, node: yaml.Node) -> Any:
+        return scalars.construct(kind, loader.construct_scalar(node))  # ScalarError: see _constructed
+
+    return construct
 
 
 def _construct_mapping_with_unique_text_keys(loader: Any, node: yaml.MappingNode) -> dict[str, Any]:
     mapping: dict[str, Any] = {}
     first_line: dict[str, int] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = _constructed(loader, key_node, "")
         line = _line_of(key_node)
         if not isinstance(key, str):
             raise _located_problem(loader, line, _non_text_key_message(key_node, key))
         if key in mapping:
             first = first_line[key]
-            raise _located_problem(
-                loader, line, f"duplicate key '{key}' (first set on line {first}); keep one"
-            )
-        mapping[key], first_line[key] = loader.construct_object(value_node, deep=True), line
+            raise _located_problem(loader, line, f"duplicate key '{clip(key)}' (first set on line {first}); keep one")
+        mapping[key], first_line[key] = _constructed(loader, value_node, f"{clip(key)}: "), line
     return mapping
+
+
+def _constructed(loader: Any, node: yaml.Node, label: str) -> Any:
+    """The node's value; a number that cannot be read becomes a problem at its line, under its key."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except ScalarError as exc:
+        raise _located_problem(loader, _line_of(node), f"{label}{exc}") from None
 
 
 def _non_text_key_message(key_node: yaml.Node, key: Any) -> str:
     if not isinstance(key_node, yaml.ScalarNode):
         return "a key must be a name, not a list or mapping"
-    # `yes:` or `1:` is valid YAML, but a field name that silently became True or 1 matches no field.
-    return f'the key {key_node.value} is read as {key!r}, not as text; quote it ("{key_node.value}": ...)'
+    # `true:` or `1:` is valid YAML, but a field name that silently became True or 1 matches no field.
+    written = clip(key_node.value)
+    return f'the key {written} is read as {key!r}, not as text; quote it ("{written}": ...)'
 
 
 _PlainDataLoader.add_constructor(_TAG + "map", _construct_mapping_with_unique_text_keys)
+for _kind in _SCALAR_KINDS:
+    _PlainDataLoader.add_constructor(_TAG + _kind, _scalar_constructor(_kind))
 
 
 def load_mapping(
@@ -105,6 +124,8 @@ def load_mapping(
         data = _loader(text, what, line_offset).get_single_data()
     except yaml.YAMLError as exc:
         raise _yaml_error_problem(exc, text, what, line_offset) from None
+    except ScalarError as exc:  # the whole document is one number that cannot be read
+        raise InvalidRequest(f"{what}: {exc}") from None
     return {} if data is None and empty_ok else _require_mapping(data, what)
 
 
@@ -122,13 +143,6 @@ def reject_oversized(text: str, *, what: str = "request") -> None:
             f"{what}: is {size / 1024:.1f} KiB; the limit is {MAX_BYTES // 1024} KiB. Shorten it "
             "(a request is a few lines; put data in a dataset, not in the issue)"
         )
-
-
-def parse_scalar(text: str) -> Any:
-    """`text` as a plain YAML scalar: '3' -> 3, '0.85' -> 0.85, 'true' -> True, 'abc' -> 'abc'."""
-    loader = _PlainDataLoader("")
-    node = yaml.ScalarNode(loader.resolve(yaml.ScalarNode, text, (True, False)), text)
-    return loader.construct_object(node)
 
 
 def decode_body(raw: bytes | str) -> str:
@@ -162,13 +176,13 @@ def _reject_unsafe_events(loader: Any) -> None:
 def _reject_unsafe_node(loader: Any, event: NodeEvent) -> None:
     line = _line_of(event)
     if isinstance(event, AliasEvent):
-        message = f"aliases (*{event.anchor}) are not allowed; write the value out"
+        message = f"aliases (*{clip(str(event.anchor))}) are not allowed; write the value out"
         raise _located_problem(loader, line, message)
     if event.anchor is not None:
-        raise _located_problem(loader, line, f"anchors (&{event.anchor}) are not allowed; write values out")
+        raise _located_problem(loader, line, f"anchors (&{clip(event.anchor)}) are not allowed; write values out")
     tag = getattr(event, "tag", None)
     if tag is not None and tag not in PLAIN_DATA_TAGS:
-        shown = "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+        shown = clip("!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag)
         raise _located_problem(
             loader,
             line,

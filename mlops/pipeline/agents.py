@@ -31,17 +31,17 @@ from mlops.pipeline.models import (
     try_number,
     utcnow,
 )
-from mlops.ports import ArtifactStore, Notifier, Trainer
+from mlops.ports import ArtifactStore, History, Notifier, Registry, Trainer
 from mlops.settings import Settings
 
 
 @dataclass
 class Ports:
     settings: Settings
-    store: Any  # ArtifactStore
-    registry: Any  # mlops.registry.ModelRegistry
+    store: ArtifactStore
+    registry: Registry
     trainer: Trainer
-    history: Any  # mlops.history.HistoryLog
+    history: History
     notifier: Notifier
 
 
@@ -274,6 +274,8 @@ def apply_operator_decision(run: RunState, decision: OperatorDecision) -> RunSta
 def register(run: RunState, ports: Ports) -> RunState:
     """Register the passing attempt's training output as a new model version (idempotent per training id)."""
     attempt, request = _current(run), run.request
+    if request.model_id is None or attempt.metric is None:  # validation names the model; Evaluate sets the metric
+        raise TrainingError("nothing to register: the request names no model or the attempt was not evaluated")
     ref, previous = ports.registry.register_training_output(
         output_key=attempt.output_key or "",
         model_id=request.model_id,

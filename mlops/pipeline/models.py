@@ -69,7 +69,6 @@ class Attempt(BaseModel):
     value: float | None = None
     passed: bool | None = None
     output_key: str | None = None  # store prefix with the model, evaluation.json and plots
-    error: str | None = None
 
 
 class GateResult(BaseModel):
@@ -85,7 +84,6 @@ class ModelRef(BaseModel):
     model_id: str
     version: str
     artifact_key: str  # models/<model_id>/<version>/
-    registry_id: str | None = None  # a SageMaker model package ARN on AWS
 
 
 class VerifyResult(BaseModel):

@@ -267,16 +267,25 @@ def test_mlops_home_that_is_a_file_is_a_usage_error_without_a_traceback(mlops: M
     assert "MLOPS_HOME" in result.stderr, result
 
 
-def test_read_only_commands_leave_the_file_system_alone(tmp_path) -> None:
-    import os
-    import subprocess
-    import sys
+READ_ONLY_COMMANDS = [
+    ["runs", "list"],
+    ["models", "list"],
+    ["datasets", "list"],
+    ["history", "list"],
+    ["history", "verify"],
+    ["status", "train-20000101-000000-beef"],  # an unknown run: exit 2
+]
 
-    # GIVEN an empty directory WHEN someone lists runs and models there THEN no history directory appears
-    env = {**os.environ, "MLOPS_HOME": str(tmp_path / "home")}
-    for args in (["runs", "list"], ["models", "list"], ["datasets", "list"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "mlops.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stderr
-    assert not (tmp_path / "training_history").exists()
+
+def files_under(root: Path) -> list[str]:
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*"))
+
+
+@pytest.mark.parametrize("args", READ_ONLY_COMMANDS, ids=" ".join)
+def test_a_read_only_command_creates_nothing_at_all(mlops: Mlops, args: list[str]) -> None:
+    # GIVEN an empty directory, with MLOPS_HOME and MLOPS_HISTORY_DIR (not yet created) inside it
+    # WHEN a command that only reads is run there
+    result = mlops(*args)
+    assert result.returncode == (2 if args[0] == "status" else 0), result
+    # THEN the directory is still empty: no home, no database, no history directory
+    assert files_under(mlops.root) == []

@@ -119,6 +119,7 @@ def test_verification_failure_rolls_back_automatically(engine) -> None:
     # THEN Verify catches it and the previous version is current again, and the history says so
     assert run.status == "failed"
     assert run.verify is not None and not run.verify.ok
+    assert run.verify.detail.startswith("cannot load the model in "), run.verify.detail
     assert run.rolled_back_to == "v1.0.0"
     assert engine.registry.current("iris-classifier") == "v1.0.0"
     kinds = [entry["kind"] for entry in engine.history.entries()]
@@ -130,6 +131,7 @@ def test_verification_failure_of_a_first_version_leaves_no_current_model(engine)
     _corrupt_models_on_their_way_into_the_store(engine, b"garbage")
     run = engine.run(**IRIS)
     assert run.status == "failed"
+    assert run.verify is not None and run.verify.detail.startswith("cannot load the model in "), run.verify
     assert engine.registry.current("iris-classifier") is None
 
 

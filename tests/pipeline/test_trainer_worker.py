@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from mlops.backends.local.processes import TrainingWorker
+from mlops.pipeline.models import RunState, new_training_id
+from mlops.request import validate_request
+from mlops.services import build_services
+from mlops.settings import Settings
 from tests.pipeline.conftest import IRIS, Engine
 
 SLOW_FOREST = {**IRIS, "dataset_id": "digits", "hyperparameters": {"n_estimators": 8000, "max_depth": 20}}
@@ -48,24 +51,29 @@ def test_a_training_that_runs_past_its_timeout_is_stopped_and_retried(engine: En
     assert worker_children() == []
 
 
-def test_a_worker_that_dies_mid_training_is_replaced_by_a_fresh_one(engine: Engine) -> None:
-    # GIVEN a run whose first worker is killed by the OOM killer (as it looks from here) while it trains
-    def kill_the_first_worker() -> None:
-        deadline = time.monotonic() + 60
-        while not worker_children() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        for pid in worker_children():
-            os.kill(pid, signal.SIGKILL)
+def test_a_worker_that_dies_mid_training_is_replaced_by_a_fresh_one(settings: Settings) -> None:
+    # GIVEN a run whose first worker is killed by the OOM killer (as it looks from here) while it fits the model:
+    # the moment it says it is fitting, not while it is still starting up
+    killed: list[int] = []
 
-    killer = threading.Thread(target=kill_the_first_worker)
-    killer.start()
-    run = engine.run(**IRIS)
-    killer.join()
+    def kill_the_worker_as_it_fits(line: str) -> None:
+        if not killed and line.startswith("[mlops] progress train fitting"):
+            killed.extend(worker_children())
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+
+    services = build_services(settings, progress=kill_the_worker_as_it_fits)
+    request = validate_request({**IRIS, "hyperparameters": {"n_estimators": 300, "max_depth": 5}})
+    try:
+        run = services.runner.start(RunState(training_id=new_training_id(), request=request))
+    finally:
+        services.close()
     # THEN the crash is retried with a new worker and the run succeeds, the crash on record
+    assert len(killed) == 1, "exactly one worker was training when it said so"
     assert run.status == "succeeded", run.error
     assert run.attempts[0].tries == 2
     assert any("exited with code -9" in event.message for event in run.events)
+    assert worker_children() == []
 
 
 def test_verify_without_the_worker_that_trained_starts_a_new_one(engine: Engine) -> None:

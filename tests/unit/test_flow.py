@@ -1,4 +1,5 @@
-"""The flow declaration is a sound graph, and its choices route the run document as DESIGN.md §2 draws it."""
+"""The flow declaration is a sound graph, and its choices route the run document as the flow table in
+docs/architecture.md ("The flow") draws it."""
 
 from __future__ import annotations
 

@@ -344,10 +344,12 @@ CHILD = textwrap.dedent(
     from mlops.history import HistoryLog
     from mlops.report import render_report
     number, directory, go = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-    while not go.exists():
-        time.sleep(0.005)
     run = make_run(number)
-    HistoryLog(directory).record_training(run, render_report(run))
+    markdown = render_report(run)
+    (go.parent / f"ready-{{number}}").touch()  # imported and rendered: only the append itself is left
+    while not go.exists():
+        time.sleep(0.001)
+    HistoryLog(directory).record_training(run, markdown)
     """
 )
 
@@ -361,7 +363,11 @@ def test_concurrent_appends_from_eight_processes_keep_one_chain(tmp_path: Path) 
         subprocess.Popen([sys.executable, "-c", script, str(n), str(directory), str(go)], cwd=root)
         for n in range(1, 9)
     ]
-    time.sleep(0.5)  # let every child reach the starting line
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready-*"))) < 8:  # every child at the starting line
+        assert time.monotonic() < deadline, "the children did not get ready"
+        assert all(child.poll() is None for child in children), "a child ended before the start"
+        time.sleep(0.01)
     # WHEN they all start at once
     go.touch()
     assert [child.wait(timeout=60) for child in children] == [0] * 8

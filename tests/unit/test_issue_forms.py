@@ -299,6 +299,36 @@ def test_only_the_threshold_and_retries_become_numbers() -> None:
     assert request == {"dataset_id": "001", "evaluation_threshold": 0.85, "max_retry": 2, "model_id": "m1"}
 
 
+def test_numbers_in_the_form_follow_yaml_1_2() -> None:
+    # GIVEN number fields and hyperparameters written the ways YAML 1.1 would change
+    body = minimal_body(
+        evaluation_threshold="1e-3", max_retry="010", hyperparameters="```yaml\nmax_depth: 010\nbootstrap: yes\n```"
+    )
+    # THEN they are what YAML 1.2 reads: 1e-3 a number, 010 decimal, yes a word
+    assert extract_request(body) == {
+        "evaluation_threshold": 0.001,
+        "max_retry": 10,
+        "hyperparameters": {"max_depth": 10, "bootstrap": "yes"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("answers", "problem"),
+    [
+        ({"evaluation_threshold": "9" * 5000}, "evaluation_threshold: '999"),
+        ({"max_retry": "1e400"}, "max_retry: '1e400' is too large for a number (the largest is about 1.8e308)"),
+        (
+            {"hyperparameters": "```yaml\nC: 1\nmax_depth: " + "9" * 5000 + "\n```"},
+            "hyperparameters: line 2: max_depth: '999",
+        ),
+    ],
+    ids=["threshold", "retries", "hyperparameters"],
+)
+def test_a_number_the_form_cannot_hold_names_its_field(answers: dict[str, str], problem: str) -> None:
+    found = problem_of(minimal_body(**answers))
+    assert found.startswith(problem) and len(found) < 200, found
+
+
 def test_hyperparameters_may_be_json() -> None:
     body = minimal_body(hyperparameters='```yaml\n{"C": 0.5, "kernel": "rbf"}\n```')
     assert extract_request(body) == {"hyperparameters": {"C": 0.5, "kernel": "rbf"}}

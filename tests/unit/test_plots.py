@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -49,11 +51,23 @@ def test_the_forked_plotter_draws_every_figure_it_is_handed(tmp_path: Path) -> N
     assert all((tmp_path / "plots" / name).read_bytes().startswith(PNG_MAGIC) for name in names)
 
 
-def test_a_plotter_never_handed_figures_draws_nothing_and_does_not_hang(tmp_path: Path) -> None:
-    # GIVEN a plotter whose training failed before anything could be drawn
+def test_a_plotter_never_handed_figures_draws_nothing_and_does_not_hang(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a plotter whose training failed before anything could be drawn, in an empty working directory
+    monkeypatch.chdir(tmp_path)
     plotter = Plotter.start()
-    # WHEN the job finishes without calling draw THEN it returns, and nothing is written
-    plotter.finish()
+    child = plotter._pid
+    assert child is not None, "fork is available here: the plotter must have forked its child"
+    # WHEN the job finishes without calling draw
+    finishing = threading.Thread(target=plotter.finish, daemon=True)
+    finishing.start()
+    finishing.join(timeout=60)
+    # THEN it returns, its child has left cleanly (reaped, no warning), and nothing was written anywhere near
+    assert not finishing.is_alive(), "finish() hangs when nothing was drawn"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child, os.WNOHANG)
+    assert "warning" not in capfd.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

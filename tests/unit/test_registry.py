@@ -70,15 +70,23 @@ def register(
 def register_cut_off(
     registry: ModelRegistry, source_dir: Path, training_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A registration that dies after reserving its version, before its metadata is written."""
+    """A registration that dies after reserving its version, halfway through copying the model in: the first
+    file (`extra/feature_names.json`) is in the store, `model.joblib` and the metadata are not."""
+    copy_one_file = registry.store.put_file
+    copied: list[str] = []
 
-    def killed(key: str, data: bytes) -> None:
-        raise OSError("killed")
+    def killed_after_the_first_file(key: str, source: Path) -> None:
+        if copied:
+            raise OSError("killed")
+        copy_one_file(key, source)
+        copied.append(key)
 
     with monkeypatch.context() as patched:
-        patched.setattr(registry.store, "put_bytes", killed)
+        patched.setattr(registry.store, "put_file", killed_after_the_first_file)
         with pytest.raises(OSError):
             register(registry, source_dir, training_id)
+    assert copied == ["models/iris-rf/v1.0.0/extra/feature_names.json"]
+    assert not registry.store.exists("models/iris-rf/v1.0.0/model.joblib")
 
 
 def register_many(registry: ModelRegistry, source_dir: Path, count: int, start: int = 0) -> list[str]:
@@ -156,12 +164,14 @@ def test_registering_the_same_training_again_returns_the_existing_version(
 def test_a_registration_cut_off_while_copying_is_finished_by_the_retry(
     registry: ModelRegistry, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a run killed after its version was reserved but before the metadata was written
+    # GIVEN a run killed after its version was reserved, halfway through copying its model in
     register_cut_off(registry, model_dir, "train-1", monkeypatch)
     assert registry.current("iris-rf") is None  # an incomplete version is never served
     # WHEN it is resumed THEN it completes the same version instead of taking a second one
     assert register(registry, model_dir, "train-1") == ("v1.0.0", None)
-    assert registry.versions("iris-rf")[0]["status"] == "registered"
+    assert [(v["version"], v["status"]) for v in registry.versions("iris-rf")] == [("v1.0.0", "registered")]
+    # AND the copy is whole: the file the cut-off run never copied and the metadata are there
+    assert registry.store.get_bytes("models/iris-rf/v1.0.0/model.joblib") == b"weights"
     assert registry.store.exists("models/iris-rf/v1.0.0/model_metadata.json")
 
 
@@ -350,8 +360,9 @@ def test_retention_spares_a_version_still_being_copied_in(
     # WHEN six faster runs register, promote and prune
     register_many(registry, model_dir, 6)
     # THEN the reserved version and what it copied so far survive, and the slow run still completes it
-    assert registry.store.exists("models/iris-rf/v1.0.0/model.joblib")
+    assert registry.store.exists("models/iris-rf/v1.0.0/extra/feature_names.json")
     assert register(registry, model_dir, "slow-copy")[0] == "v1.0.0"
+    assert registry.store.exists("models/iris-rf/v1.0.0/model.joblib")
     assert registry.store.exists("models/iris-rf/v1.0.0/model_metadata.json")
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from mlops import safe_yaml
 from mlops.errors import InvalidRequest
-from mlops.safe_yaml import MAX_BYTES, decode_body, load_mapping, parse_scalar
+from mlops.safe_yaml import MAX_BYTES, decode_body, load_mapping
 
 FAST = 0.5  # seconds; every hostile input below is refused in a few milliseconds
 
@@ -165,7 +165,7 @@ def test_duplicate_keys_inside_a_nested_mapping_are_refused() -> None:
     ("text", "expected"),
     [
         ("1: a", 'the key 1 is read as 1, not as text; quote it ("1": ...)'),
-        ("yes: a", 'the key yes is read as True, not as text; quote it ("yes": ...)'),
+        ("true: a", 'the key true is read as True, not as text; quote it ("true": ...)'),
         ("null: a", "the key null is read as None"),
         ("[a, b]: 1", "a key must be a name, not a list or mapping"),
     ],
@@ -174,23 +174,26 @@ def test_keys_that_are_not_text_are_refused(text: str, expected: str) -> None:
     assert expected in problem_of(lambda: load_mapping(text))
 
 
+def test_yes_and_on_are_text_keys_as_in_yaml_1_2() -> None:
+    # GIVEN keys YAML 1.1 would read as booleans (`on:` is how a GitHub workflow starts)
+    # THEN they are the words they look like
+    assert load_mapping("yes: a\non: push\nOff: 1") == {"yes": "a", "on": "push", "Off": 1}
+
+
 @pytest.mark.parametrize(
-    ("text", "shown"),
+    ("text", "quoted"),
     [
-        ("a: !!python/object:os.system x", "!!python/object:os.system"),
-        ("a: !!python/object/apply:os.system ['echo hacked']", "!!python/object/apply:os.system"),
-        ("a: !!binary aGk=", "!!binary"),
-        ("a: !!set {x, y}", "!!set"),
-        ("a: !custom 3", "!custom"),
+        ("a: &" + "x" * 5000 + " 1", "&" + "x" * 77 + "..."),
+        ("a: *" + "x" * 5000, "*" + "x" * 77 + "..."),
+        ("a: !" + "x" * 5000 + " 1", "!" + "x" * 76 + "..."),
+        ("k" * 1000 + ": 1\n" + "k" * 1000 + ": 2", "duplicate key '" + "k" * 77 + "...'"),
     ],
+    ids=["anchor", "alias", "tag", "duplicate key"],
 )
-def test_tags_beyond_plain_data_are_refused(text: str, shown: str) -> None:
-    problem, seconds = timed_problem(text)
-    assert problem == (
-        f"request: line 1: the tag {shown} is not allowed; remove it (only text, numbers, true/false, null, "
-        "lists and mappings are accepted)"
-    )
-    assert seconds < FAST
+def test_a_hostile_name_is_quoted_short(text: str, quoted: str) -> None:
+    # GIVEN a name thousands of characters long THEN the problem line repeats at most about 80 characters of it
+    problem = problem_of(lambda: load_mapping(text))
+    assert quoted in problem and len(problem) < 220, problem
 
 
 # ------------------------------------------------------------------------------------------ YAML errors
@@ -229,12 +232,65 @@ def test_line_numbers_are_shifted_for_yaml_cut_out_of_a_larger_text() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "value"),
-    [("3", 3), ("0.85", 0.85), ("true", True), ("null", None), ("abc", "abc"), ("001x", "001x")],
+    ("written", "value"),
+    [
+        ("010", 10),  # YAML 1.1: 8 (octal)
+        ("1:30", "1:30"),  # YAML 1.1: 90 (base 60)
+        ("1e-3", 0.001),  # YAML 1.1: the text '1e-3'
+        ("yes", "yes"),  # YAML 1.1: True
+        ("0o17", 15),
+        ("0x1F", 31),
+        ("1_000", "1_000"),  # YAML 1.1: 1000
+        ("2025-01-10", "2025-01-10"),  # PyYAML: a date
+        ("TRUE", True),
+        ("~", None),
+        ("", None),
+        ("-.inf", -float("inf")),
+    ],
 )
-def test_parse_scalar_follows_yaml_rules(text: str, value: Any) -> None:
-    assert parse_scalar(text) == value
-    assert type(parse_scalar(text)) is type(value)
+def test_values_follow_the_yaml_1_2_core_schema(written: str, value: Any) -> None:
+    # GIVEN a value written the way YAML 1.1 and YAML 1.2 read differently WHEN a request holds it
+    loaded = load_mapping(f"key: {written}")["key"]
+    # THEN it is what YAML 1.2 reads, with its type
+    assert loaded == value and type(loaded) is type(value)
+
+
+def test_explicit_tags_are_read_by_the_same_rules() -> None:
+    assert load_mapping("a: !!int 0x10\nb: !!float 3\nc: !!str 010") == {"a": 16, "b": 3.0, "c": "010"}
+    assert problem_of(lambda: load_mapping("a: !!int ten")) == (
+        "request: line 1: a: 'ten' cannot be read as !!int; remove the tag or write a int value"
+    )
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "a: " + "9" * 5000,
+        "hyperparameters:\n  a: " + "9" * 5000,
+        "a: [1, " + "9" * 5000 + "]",
+        "a: !!int " + "9" * 5000,
+        "a: 0x" + "f" * 5000,
+        "a: " + "1" * 5000 + ".5e3",
+    ],
+    ids=["plain", "nested", "in a list", "tagged", "hexadecimal", "float"],
+)
+def test_a_number_thousands_of_digits_long_is_refused_unread(document: str) -> None:
+    # GIVEN a number of about 5,000 characters (Python refuses to read a decimal int of over 4,300 digits)
+    problem, seconds = timed_problem(document)
+    # THEN it is refused at its line, under its key, quoted short, before any conversion is attempted
+    assert problem.startswith(("request: line 1: a: '", "request: line 2: a: '")), problem
+    assert "characters; write a number in at most 50" in problem and len(problem) < 200, problem
+    assert seconds < FAST
+
+
+def test_a_float_too_large_for_a_double_is_refused_not_made_infinite() -> None:
+    assert problem_of(lambda: load_mapping("C: 1e400")) == (
+        "request: line 1: C: '1e400' is too large for a number (the largest is about 1.8e308)"
+    )
+
+
+def test_a_document_that_is_one_huge_number_is_refused() -> None:
+    assert "is a number of 5000 characters" in problem_of(lambda: load_mapping("9" * 5000))
 
 
 def test_decode_body_rejects_bytes_that_are_not_utf8() -> None:

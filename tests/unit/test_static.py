@@ -35,3 +35,10 @@ def test_the_action_side_does_not_import_scikit_learn() -> None:
             "print(sorted(m for m in ('sklearn', 'numpy', 'gymnasium', 'matplotlib') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_subcommands_do_not_import_the_entry_point() -> None:
+    """mlops.cli imports mlops.cli_commands; the reverse would be an import cycle (and load cli.py twice)."""
+    code = "import sys, mlops.cli_commands; print('mlops.cli' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

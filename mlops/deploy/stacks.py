@@ -1,0 +1,20 @@
+"""The contract of the CloudFormation stacks (infra/cloudformation/): the parameters they take, the outputs they
+give and the repository variable each output becomes. Pure data; the templates are tested against it (tests/infra/)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+# Who may assume the role: the repository, and the branch or environment its workflows run on.
+GITHUB_OIDC_TRUST_PARAMETERS = ("GitHubOwner", "GitHubRepo", "GitHubBranch", "GitHubEnvironment",
+                                "ExistingOidcProviderArn")
+# What the role may touch: the pipeline stack's outputs, passed in so the role stack stands alone.
+GITHUB_OIDC_RESOURCE_PARAMETERS = ("StateMachineArn", "RunTableArn", "ReportsBucketName", "ReportsPrefix",
+                                   "KmsKeyArn", "ModelPackageGroupPrefix")
+
+# Stack output -> the repository variable the workflows read it from (None: informative only).
+GITHUB_OIDC_OUTPUTS = MappingProxyType({
+    "RoleArn": "MLOPS_AWS_ROLE_ARN",
+    "OidcProviderArn": None,
+    "TrustedSubject": None,
+})
