@@ -69,3 +69,27 @@ class GitHubError(MlopsError):
 
 class TrainingCrashed(TrainingError):
     """The trainer died or timed out: an infrastructure failure, retried with back-off (NFR-003)."""
+
+
+class AwsError(MlopsError):
+    """An AWS call failed (translated at the edge, in mlops.backends.aws.clients, from botocore's errors)."""
+
+
+class AwsNotFound(AwsError):
+    """The bucket, key, table item, model package or secret does not exist."""
+
+
+class AwsConflict(AwsError):
+    """A conditional write lost: the item or object exists already, or changed since it was read."""
+
+
+class AwsThrottled(AwsError):
+    """AWS throttled the call and the bounded retries ran out: try again later."""
+
+
+class AwsAccessDenied(AwsError):
+    """The credentials are missing, expired, or their policy does not allow the call."""
+
+
+class AwsUnavailable(AwsError):
+    """The endpoint could not be reached or answered with a server error after the bounded retries."""

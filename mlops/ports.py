@@ -15,14 +15,24 @@ from typing import Any, BinaryIO, Protocol
 from mlops.pipeline.models import ModelRef, RunState, TrainingJob, TrainingOutcome
 
 
+class ObjectFacts(Protocol):
+    """What a store knows of an object without reading it for the caller (S3: HeadObject)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str | None:
+        """Hex SHA-256 of the content, when the store knows it (S3: for objects this project wrote)."""
+        ...
+
+
 @dataclass(frozen=True)
 class StoredObject:
-    """What the store knows of an object without reading it for the caller (S3: HeadObject's size and its
-    SHA-256 checksum)."""
-
     key: str
     size: int
-    sha256: str
+    sha256: str | None
 
 
 class ArtifactStore(Protocol):
@@ -37,7 +47,7 @@ class ArtifactStore(Protocol):
     def put_tree(self, prefix: str, source_dir: Path) -> list[str]: ...
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
-    def head(self, key: str) -> StoredObject: ...
+    def head(self, key: str) -> ObjectFacts: ...
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         """The object as a stream (S3: GetObject's body), for reading large objects without holding them."""
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops.errors import UsageError
@@ -28,6 +28,7 @@ class Settings:
     # worker, this Python -m mlops.training.worker); e.g. a wrapper that runs it in a container image of your own.
     train_command: str | None = None
     slack_webhook_url: str | None = None  # MLOPS_SLACK_WEBHOOK_URL: also notify a Slack channel
+    aws: AwsSettings = field(default_factory=lambda: AwsSettings())  # read only by the aws backend
 
     @property
     def store_dir(self) -> Path:
@@ -51,6 +52,7 @@ class Settings:
             retry_base_delay=_seconds(env, "MLOPS_RETRY_DELAY", cls.retry_base_delay),
             train_command=env.get("MLOPS_TRAIN_COMMAND") or None,
             slack_webhook_url=env.get("MLOPS_SLACK_WEBHOOK_URL") or None,
+            aws=AwsSettings.from_env(env),
         )
 
 
@@ -92,3 +94,52 @@ def _language(text: str) -> str:
     if text not in ("ja", "en"):
         raise UsageError(f"MLOPS_REPORT_LANG: {shown(text)} is not supported; use ja or en")
     return text
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """What the AWS backend needs, resolved once like the rest (boto3 is then given it explicitly)."""
+
+    region: str | None = None  # AWS_REGION, else AWS_DEFAULT_REGION
+    endpoint_url: str | None = None  # AWS_ENDPOINT_URL: every service (a moto server, LocalStack)
+    # AWS_ENDPOINT_URL_<SERVICE> (e.g. AWS_ENDPOINT_URL_S3): one service; the suffix as botocore spells it
+    service_endpoints: tuple[tuple[str, str], ...] = ()
+    max_attempts: int = 5  # MLOPS_AWS_MAX_ATTEMPTS: botocore's standard retry mode, attempts per call
+    bucket: str | None = None  # MLOPS_BUCKET: the artifact bucket
+    kms_key_id: str | None = None  # MLOPS_KMS_KEY_ID: SSE-KMS on every write, SageMaker volumes and output
+    run_table: str | None = None  # MLOPS_RUN_TABLE: the DynamoDB run table
+    sns_topic_arn: str | None = None  # MLOPS_SNS_TOPIC_ARN: e-mail notifications
+    github_token_secret: str | None = None  # MLOPS_GITHUB_TOKEN_SECRET: Secrets Manager id of the GitHub token
+    slack_url_secret: str | None = None  # MLOPS_SLACK_URL_SECRET: Secrets Manager id of the Slack webhook URL
+    sagemaker_role_arn: str | None = None  # MLOPS_SAGEMAKER_ROLE_ARN: the role SageMaker training jobs run as
+
+    def endpoint_for(self, service_env_name: str) -> str | None:
+        """The endpoint of one service (`S3`, `SFN`, `SECRETS_MANAGER`...), else the general one, else None."""
+        return dict(self.service_endpoints).get(service_env_name, self.endpoint_url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AwsSettings:
+        env = os.environ if env is None else env
+        return cls(
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            service_endpoints=_service_endpoints(env),
+            max_attempts=max(1, _whole_number(env, "MLOPS_AWS_MAX_ATTEMPTS", cls.max_attempts)),
+            **{name: env.get(variable) or None for name, variable in AWS_NAMES.items()},
+        )
+
+
+def _service_endpoints(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    prefix = "AWS_ENDPOINT_URL_"
+    return tuple(sorted((name[len(prefix) :], url) for name, url in env.items() if name.startswith(prefix) and url))
+
+
+AWS_NAMES = {
+    "bucket": "MLOPS_BUCKET",
+    "kms_key_id": "MLOPS_KMS_KEY_ID",
+    "run_table": "MLOPS_RUN_TABLE",
+    "sns_topic_arn": "MLOPS_SNS_TOPIC_ARN",
+    "github_token_secret": "MLOPS_GITHUB_TOKEN_SECRET",
+    "slack_url_secret": "MLOPS_SLACK_URL_SECRET",
+    "sagemaker_role_arn": "MLOPS_SAGEMAKER_ROLE_ARN",
+}

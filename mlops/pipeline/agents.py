@@ -159,6 +159,8 @@ def training_job(run: RunState, attempt: Attempt, store: ArtifactStore, max_runt
         store.put_bytes(f"{channels['config']}/hyperparameters.json", json.dumps(hps, sort_keys=True).encode())
     return TrainingJob(
         name=f"{run.training_id}-a{attempt.number}",
+        training_id=run.training_id,
+        attempt=attempt.number,
         hyperparameters=hps,
         channels=channels,
         channel_uris={name: store.uri(key) for name, key in channels.items()},

@@ -38,7 +38,7 @@ class IssueRef(BaseModel):
 class FileEntry(BaseModel):
     key: str  # store key, e.g. datasets/iris/train/data.csv
     size: int
-    sha256: str
+    sha256: str | None  # None: the store does not know it (an object uploaded to S3 by someone else)
     rows: int | None = None
 
 
@@ -122,6 +122,8 @@ class TrainingJob(BaseModel):
     same data in the shapes CreateTrainingJob takes (its hyperparameters are strings)."""
 
     name: str
+    training_id: str
+    attempt: int
     hyperparameters: dict[str, Any]  # SM_HPS: the algorithm's parameters plus the `mlops_*` control keys
     channels: dict[str, str] = Field(default_factory=dict)  # channel name -> store prefix
     channel_uris: dict[str, str] = Field(default_factory=dict)  # the same prefixes as the store addresses them

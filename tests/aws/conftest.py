@@ -1,4 +1,5 @@
-"""moto's Step Functions with its interpreter on (moto vendors LocalStack's): a state machine really runs."""
+"""The AWS adapters run against moto in-process: no network, no credentials of anyone's. moto's Step Functions
+runs with its interpreter on (moto vendors LocalStack's): a state machine really runs."""
 
 from __future__ import annotations
 
@@ -9,8 +10,38 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from moto import mock_aws
+
+from mlops.backends.aws.clients import AwsClients
+from mlops.backends.aws.dynamodb_table import TABLE_DEFINITION, Table
+from mlops.settings import AwsSettings
 
 REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake keys, and none of the developer's AWS configuration leaks into a test."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture
+def aws() -> Iterator[AwsClients]:
+    """Clients on a fresh moto account, made by the project's one factory."""
+    with mock_aws():
+        yield AwsClients(AwsSettings(region=REGION, max_attempts=2))
+
+
+@pytest.fixture
+def table(aws: AwsClients) -> Table:
+    """The run table, created from the definition the deployment mirrors."""
+    aws.client("dynamodb").create_table(TableName="mlops-runs", **TABLE_DEFINITION)
+    return Table(aws.client("dynamodb"), "mlops-runs")
+
+
 ACCOUNT = "123456789012"
 SFN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-states"
 ENDED = ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT")
@@ -18,11 +49,8 @@ ENDED = ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT")
 
 @pytest.fixture
 def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     import boto3
-    from moto import mock_aws
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         yield boto3.client("stepfunctions", region_name=REGION)
