@@ -1,8 +1,9 @@
 """Datasets as CSV channels: the bundled ones, how they are laid out on disk, and how a channel is read.
 
-A dataset lives at `<root>/datasets/<dataset_id>/` with one directory per channel (`train/`, `test/`), each
-holding one or more CSV files with a header row, plus a `dataset.json` describing it. The bundled datasets are
-made from scikit-learn's own files (never downloaded) the first time they are asked for.
+A dataset lives in the artifact store under `datasets/<dataset_id>/` with one prefix per channel (`train/`,
+`test/`), each holding one or more CSV files with a header row, plus a `dataset.json` describing it. The bundled
+datasets are made from scikit-learn's own files (never downloaded) and published into the store the first time
+they are asked for.
 
 Reading a channel is `mlops.tables`' job; this module imports neither numpy nor scikit-learn until a bundled
 dataset has to be written, so the CLI can check a request's dataset id cheaply.
@@ -12,9 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -25,6 +24,8 @@ from mlops.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from mlops.ports import ArtifactStore
 
 TARGET = "target"
 TEST_SIZE = 0.2
@@ -82,33 +83,39 @@ def described_task(root: Path, dataset_id: str) -> str | None:
     return task if isinstance(task, str) else None
 
 
-def ensure_dataset(root: Path, dataset_id: str) -> Path:
-    """The directory of `dataset_id`, materializing a bundled dataset on first use."""
-    target_dir = datasets_dir(root) / check_dataset_id(dataset_id)
-    if target_dir.is_dir():
-        return target_dir
-    if dataset_id not in BUNDLED:
-        available = list_datasets(root)
-        hint = did_you_mean(dataset_id, available, list_choices=False)
-        raise DatasetError(f"dataset: unknown dataset '{dataset_id}'{hint}; available: {', '.join(available)}")
-    _materialize_atomically(target_dir, dataset_id)
-    return target_dir
+def dataset_in_store(store: ArtifactStore, dataset_id: str) -> dict[str, Any]:
+    """The description (`dataset.json`, or {}) of `dataset_id` in the artifact store, writing a bundled dataset
+    there on first use. Works through the store's keys only, so it serves any backend."""
+    prefix = f"datasets/{check_dataset_id(dataset_id)}"
+    if dataset_id in BUNDLED and not store.exists(f"{prefix}/dataset.json"):
+        _publish_bundled(store, prefix, dataset_id)
+    if store.exists(f"{prefix}/dataset.json"):
+        return _description(store, f"{prefix}/dataset.json")
+    if store.list(f"{prefix}/"):
+        return {}
+    available = sorted({key.split("/")[1] for key in store.list("datasets/") if key.count("/") >= 2} | set(BUNDLED))
+    hint = did_you_mean(dataset_id, available, list_choices=False)
+    raise DatasetError(f"dataset: unknown dataset '{dataset_id}'{hint}; available: {', '.join(available)}")
 
 
-def _materialize_atomically(target_dir: Path, dataset_id: str) -> None:
-    # Build in a private temp dir beside the target and rename it into place: readers never see a
-    # half-written dataset, and when two processes race the loser's rename fails and it keeps the winner's.
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dataset_id}.", dir=target_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the dataset is meant to be readable like any other dir
+def _description(store: ArtifactStore, key: str) -> dict[str, Any]:
     try:
-        _write_bundled(staging, dataset_id)
-        os.replace(staging, target_dir)
-    except OSError:
-        if not (target_dir / "dataset.json").is_file():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        described = json.loads(store.get_bytes(key))
+    except ValueError:
+        described = None
+    if not isinstance(described, dict):
+        raise DatasetError(f"dataset: {key} is not a JSON object; fix it or delete it")
+    return described
+
+
+def _publish_bundled(store: ArtifactStore, prefix: str, dataset_id: str) -> None:
+    """Every file, then dataset.json: a reader sees the dataset only once it is whole. The files are the same
+    bytes every time, so two runs racing to publish it both succeed (the store accepts identical objects)."""
+    with tempfile.TemporaryDirectory(prefix="mlops-dataset-") as staging:
+        _write_bundled(Path(staging), dataset_id)
+        for channel in ("train", "test"):
+            store.put_tree(f"{prefix}/{channel}", Path(staging, channel))
+        store.put_file(f"{prefix}/dataset.json", Path(staging, "dataset.json"))
 
 
 def _write_bundled(directory: Path, dataset_id: str) -> None:

@@ -65,15 +65,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def plot_links(training_id: str, plots: Mapping[str, Path]) -> list[str]:
+Plot = Path | bytes  # a file, or its content (then its name carries the suffix)
+
+
+def plot_links(training_id: str, plots: Mapping[str, Plot]) -> list[str]:
     """The report-relative paths `record_training` will store `plots` at: pass them to render_report."""
     return [f"{training_id}/{plot_file_name(name, source)}" for name, source in plots.items()]
 
 
-def plot_file_name(name: str, source: Path) -> str:
+def plot_file_name(name: str, source: Plot) -> str:
     """`confusion_matrix` + `x.png` -> `confusion_matrix.png`; anything unsafe in a file name becomes `-`."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-") or "plot"
-    return stem if Path(stem).suffix else stem + (source.suffix or ".png")
+    suffix = source.suffix if isinstance(source, Path) else ""
+    return stem if Path(stem).suffix else stem + (suffix or ".png")
 
 
 @dataclass
@@ -98,7 +102,11 @@ class HistoryLog:
     def __init__(self, directory: Path = Path("training_history")) -> None:
         self.directory = Path(directory)
 
-    def record_training(self, run: RunState, markdown: str, plots: Mapping[str, Path] | None = None) -> Path:
+    def report_location(self, training_id: str) -> str:
+        """Where `record_training` puts the run's report."""
+        return str(self.directory / f"{training_id}.md")
+
+    def record_training(self, run: RunState, markdown: str, plots: Mapping[str, Plot] | None = None) -> Path:
         """Store the run's report, plots and JSON twin as the next record; returns the report's path.
 
         Recording the same run again with the same report is a no-op (a retried Publish); with a different
@@ -196,11 +204,11 @@ class HistoryLog:
         last = max(loaded, key=lambda item: item.seq)
         return last.seq, str(last.record.get("sha256", ""))
 
-    def _store_plots(self, training_id: str, plots: Mapping[str, Path]) -> dict[str, str]:
+    def _store_plots(self, training_id: str, plots: Mapping[str, Plot]) -> dict[str, str]:
         """Copy the plots next to the report; returns {path relative to the directory: sha256}."""
         stored = {}
         for link, source in zip(plot_links(training_id, plots), plots.values(), strict=True):
-            data = Path(source).read_bytes()
+            data = source if isinstance(source, bytes) else Path(source).read_bytes()
             write_atomic(self.directory / link, data)
             stored[link] = hashlib.sha256(data).hexdigest()
         return stored

@@ -8,10 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
-from mlops.pipeline.models import ModelRef, RunState, TrainingJob, TrainingResult
+from mlops.pipeline.models import ModelRef, RunState, TrainingJob, TrainingOutcome
+
+
+class ObjectFacts(Protocol):
+    """What a store knows of an object without reading it for the caller (S3: HeadObject)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str | None:
+        """Hex SHA-256 of the content, when the store knows it (S3: for objects this project wrote)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    sha256: str | None
 
 
 class ArtifactStore(Protocol):
@@ -26,8 +47,17 @@ class ArtifactStore(Protocol):
     def put_tree(self, prefix: str, source_dir: Path) -> list[str]: ...
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
+    def head(self, key: str) -> ObjectFacts: ...
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """The object as a stream (S3: GetObject's body), for reading large objects without holding them."""
+        ...
+
     def list(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def uri(self, key: str) -> str:
+        """How a training job addresses `key` (`s3://bucket/key` on S3)."""
+        ...
+
     def local_path(self, prefix: str) -> AbstractContextManager[Path]:
         """A local directory holding the objects under `prefix` (the directory itself locally; a download on S3)."""
         ...
@@ -72,6 +102,10 @@ class Registry(Protocol):
         id. Returns the version and the one that was current before."""
         ...
 
+    def register_training_output(self, *, output_key: str, **fields: Any) -> tuple[ModelRef, str | None]:
+        """`register` what a training job stored under `output_key` (its model.tar.gz and output.tar.gz)."""
+        ...
+
     def mark_verified(self, model_id: str, version: str) -> None: ...
     def rollback(
         self, model_id: str, to: str | None = None, *, actor: str, reason: str, automatic: bool = False
@@ -88,9 +122,13 @@ class Registry(Protocol):
 class History(Protocol):
     """The append-only, hash-chained record of runs and rollbacks (mlops.history.HistoryLog)."""
 
-    directory: Path  # where the reports are; a run's report is `<directory>/<training_id>.md`
+    def report_location(self, training_id: str) -> str:
+        """Where `record_training` puts the run's report."""
+        ...
 
-    def record_training(self, run: RunState, markdown: str, plots: Mapping[str, Path] | None = None) -> Path: ...
+    def record_training(
+        self, run: RunState, markdown: str, plots: Mapping[str, Path | bytes] | None = None
+    ) -> Path: ...
     def record_rollback(self, rollback: Mapping[str, Any], lang: str = "ja") -> Path: ...
 
 
@@ -119,9 +157,9 @@ class Notifier(Protocol):
 class Trainer(Protocol):
     """The training runtime (where the ML libraries are): trains, and verifies what was registered."""
 
-    def train(self, job: TrainingJob) -> TrainingResult:
-        """One try of the script-mode entry point; raises TrainingCrashed (retryable) or TrainingError (the
-        input is wrong: not retried)."""
+    def train(self, job: TrainingJob, name: str, timeout: float) -> TrainingOutcome:
+        """One try of the script-mode entry point, as the job `name`, stopped after `timeout` seconds. Any
+        exception is a failed job (States.TaskFailed to the flow)."""
         ...
 
     def verify(self, artifact_key: str) -> tuple[bool, str]:

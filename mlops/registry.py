@@ -20,12 +20,14 @@ The same rule decides what retention protects: the current version and its previ
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlops import __version__
 from mlops.errors import RegistryError
+from mlops.pipeline.artifacts import stage_training_output
 from mlops.pipeline.models import ModelRef
 from mlops.ports import ArtifactStore, RegistryBackend
 from mlops.request import MODEL_ID, VERSION
@@ -147,6 +149,13 @@ class ModelRegistry:
             record = self._promote(record)
         self.prune(model_id)
         return _ref(record), record.get("previous_version")
+
+    def register_training_output(self, *, output_key: str, **fields: Any) -> tuple[ModelRef, str | None]:
+        """`register` the model a training job stored under `output_key` (its model.tar.gz and output.tar.gz),
+        unpacked as a version holds it: the model's files, evaluation.json and plots/."""
+        with tempfile.TemporaryDirectory(prefix="mlops-register-") as staging:
+            stage_training_output(self.store, output_key, Path(staging))
+            return self.register(source_dir=Path(staging), **fields)
 
     def _reserve(self, fields: dict[str, Any], explicit_version: str | None) -> dict[str, Any]:
         """Choose the version and insert the record, atomically with respect to other processes."""

@@ -83,15 +83,28 @@ def _local(
     empty: _NothingYet | None = None,
 ) -> Services:
     """The local backends; with `empty`, a registry and run store that have nothing in them yet."""
-    from mlops.backends.local.registry_db import SqliteRegistryBackend
     from mlops.backends.local.runs_db import SqliteRunStore
+
+    ports = build_ports(settings, progress, standby, empty)
+    runs: RunStore = empty or SqliteRunStore(settings.db_path)
+    return Services(ports, runs, LocalRunner(ports, runs, on_step=on_step))
+
+
+def build_ports(
+    settings: Settings,
+    progress: Callable[[str], None] = lambda line: None,
+    standby: TrainingWorker | None = None,
+    empty: _NothingYet | None = None,
+) -> Ports:
+    """What the agents work with, for the local runner and for the Lambda handlers (mlops/handlers.py)."""
+    from mlops.backends.local.registry_db import SqliteRegistryBackend
     from mlops.backends.local.store import LocalArtifactStore
     from mlops.backends.local.trainer import LocalTrainer
     from mlops.history import HistoryLog
     from mlops.registry import ModelRegistry
 
     store = LocalArtifactStore(settings.store_dir)
-    ports = Ports(
+    return Ports(
         settings=settings,
         store=store,
         registry=ModelRegistry(empty or SqliteRegistryBackend(settings.db_path), store, keep=settings.keep_versions),
@@ -101,8 +114,6 @@ def _local(
         history=HistoryLog(settings.history_dir),
         notifier=_notifier(settings),
     )
-    runs: RunStore = empty or SqliteRunStore(settings.db_path)
-    return Services(ports, runs, LocalRunner(ports, runs, on_step=on_step))
 
 
 class _NothingYet:

@@ -6,20 +6,21 @@ Lambda handlers) Step Functions. Each records what it did in the run document's 
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from mlops.errors import DatasetError, TrainingError
 from mlops.metric_specs import METRICS
+from mlops.pipeline.artifacts import OUTPUT_ARCHIVE, read_member, read_members
 from mlops.pipeline.models import (
     Attempt,
     DataManifest,
+    ErrorInfo,
     FileEntry,
     GateResult,
     ModelRef,
@@ -27,6 +28,7 @@ from mlops.pipeline.models import (
     RunState,
     TrainingJob,
     VerifyResult,
+    try_number,
     utcnow,
 )
 from mlops.ports import ArtifactStore, History, Notifier, Registry, Trainer
@@ -54,77 +56,80 @@ def prepare_data(run: RunState, ports: Ports) -> RunState:
     from mlops import data
 
     dataset_id = run.request.dataset_id or ""
-    directory = data.ensure_dataset(ports.store.root, dataset_id)
-    info = _dataset_info(directory)
+    info = data.dataset_in_store(ports.store, dataset_id)
     target = info.get("target", data.TARGET)
-    task = run.request.task or info.get("task") or _infer_task(directory / "train", target)
-    run.data = _manifest(ports.store, dataset_id, task, target)
+    run.data = _manifest(ports.store, dataset_id, target, info.get("rows") or {})
+    task = run.request.task or info.get("task") or _infer_task(ports.store, run.data.train, target)
+    run.data.task = task
     if run.request.task is None:
         run.request = run.request.with_task(task)
     run.log("PrepareData", f"{dataset_id}: {run.data.rows_train} train / {run.data.rows_test} test rows ({task})")
     return run
 
 
-def _dataset_info(directory: Path) -> dict[str, Any]:
-    path = directory / "dataset.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _infer_task(train_dir: Path, target: str) -> str:
+def _infer_task(store: ArtifactStore, files: list[FileEntry], target: str) -> str:
+    """From the target column of the train channel, read as a stream (only when nothing says the task)."""
     from mlops import tables  # numpy: only where a table is read
 
-    header, rows = tables.read_table(train_dir)
-    if target not in header:
-        raise DatasetError(f"dataset: no '{target}' column in {train_dir.name}/ (columns: {', '.join(header)})")
-    return str(tables.infer_task(rows[:, header.index(target)]))
+    values: list[float] = []
+    for entry in files:
+        with store.open(entry.key) as stream:
+            reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+            header = next(reader, [])
+            if target not in header:
+                raise DatasetError(f"dataset: no '{target}' column in {entry.key} (columns: {', '.join(header)})")
+            values.extend(_number(entry.key, row[header.index(target)]) for row in reader if row)
+    return str(tables.infer_task(values))
 
 
-def _manifest(store: ArtifactStore, dataset_id: str, task: str, target: str) -> DataManifest:
+def _number(key: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DatasetError(f"dataset: {key}: the target value '{text}' is not a number") from None
+
+
+def _manifest(store: ArtifactStore, dataset_id: str, target: str, rows: dict[str, int]) -> DataManifest:
+    """Sizes and hashes as the store reports them (no download); row counts as the dataset describes them, or
+    counted from a stream when it does not."""
     prefix = f"datasets/{dataset_id}"
-    train, test = (_entries(store, f"{prefix}/{channel}") for channel in ("train", "test"))
+    train, test = (_entries(store, f"{prefix}/{channel}/", channel in rows) for channel in ("train", "test"))
     if not train or not test:
         raise DatasetError(f"dataset: {dataset_id} needs CSV files in both {prefix}/train/ and {prefix}/test/")
     digest = hashlib.sha256(json.dumps([e.model_dump() for e in train + test]).encode()).hexdigest()
     return DataManifest(
         dataset_id=dataset_id,
-        task=task,
         target=target,
         train=train,
         test=test,
         digest=digest,
-        rows_train=sum(e.rows or 0 for e in train),
-        rows_test=sum(e.rows or 0 for e in test),
+        rows_train=rows.get("train", sum(e.rows or 0 for e in train)),
+        rows_test=rows.get("test", sum(e.rows or 0 for e in test)),
     )
 
 
-def _entries(store: ArtifactStore, prefix: str) -> list[FileEntry]:
-    return [_entry(store, key) for key in store.list(prefix) if key.endswith(".csv")]
+def _entries(store: ArtifactStore, prefix: str, rows_known: bool) -> list[FileEntry]:
+    entries = [store.head(key) for key in store.list(prefix) if key.endswith(".csv")]
+    return [
+        FileEntry(key=e.key, size=e.size, sha256=e.sha256, rows=None if rows_known else _rows(store, e.key))
+        for e in entries
+    ]
 
 
-def _entry(store: ArtifactStore, key: str) -> FileEntry:
-    """Size, SHA-256 and row count of one CSV, streamed: a large file is never held in memory."""
-    digest, size, newlines, last = hashlib.sha256(), 0, 0, b"\n"
-    with store.local_path(key) as path, Path(path).open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size, newlines, last = size + len(chunk), newlines + chunk.count(b"\n"), chunk[-1:]
-    rows = max(0, newlines - 1 + (0 if last == b"\n" else 1))  # minus the header; a last line may lack its \n
-    return FileEntry(key=key, size=size, sha256=digest.hexdigest(), rows=rows)
+def _rows(store: ArtifactStore, key: str) -> int:
+    """Data rows of one CSV, streamed: a large file is never held in memory."""
+    newlines, last = 0, b"\n"
+    with store.open(key) as stream:
+        while chunk := stream.read(1 << 20):
+            newlines, last = newlines + chunk.count(b"\n"), chunk[-1:]
+    return max(0, newlines - 1 + (0 if last == b"\n" else 1))  # minus the header; a last line may lack its \n
 
 
-def train(run: RunState, ports: Ports) -> RunState:
-    """One try of the current attempt through the trainer port (the runner retries crashes)."""
+def build_training_job(run: RunState, ports: Ports) -> RunState:
+    """Specify the current attempt's training job for the Train state (the first attempt starts here)."""
     attempt = run.attempt or _first_attempt(run)
-    attempt.tries += 1
-    job = training_job(run, attempt)
-    run.log(
-        "Train",
-        f"attempt {attempt.number}, try {attempt.tries}: {attempt.algorithm} {attempt.hyperparameters}",
-    )
-    result = ports.trainer.train(job)
-    attempt.output_key = result.output_prefix
-    attempt.duration_seconds = round(result.duration_seconds, 3)
-    attempt.finished_at = utcnow()
+    run.job, run.training = training_job(run, attempt, ports.store, ports.settings.train_timeout), None
+    run.log("Train", f"attempt {attempt.number}: {attempt.algorithm} {attempt.hyperparameters}")
     return run
 
 
@@ -136,7 +141,7 @@ def _first_attempt(run: RunState) -> Attempt:
     return run.attempts[-1]
 
 
-def training_job(run: RunState, attempt: Attempt) -> TrainingJob:
+def training_job(run: RunState, attempt: Attempt, store: ArtifactStore, max_runtime: float) -> TrainingJob:
     """The trainer's input: hyperparameters plus the `mlops_*` control keys the entry point reads."""
     request, data = run.request, run.data
     control = {
@@ -147,21 +152,28 @@ def training_job(run: RunState, attempt: Attempt) -> TrainingJob:
         "mlops_environment": request.environment,
     }
     hps = {**attempt.hyperparameters, **{k: v for k, v in control.items() if v is not None}}
-    prefix = f"runs/{run.training_id}/attempt-{attempt.number}/try-{attempt.tries}-{utcnow():%H%M%S}"
+    channels = {name: f"datasets/{data.dataset_id}/{name}" for name in ("train", "test")} if data else {}
+    output_path = f"runs/{run.training_id}"
+    if not channels:  # SageMaker wants at least one input channel: a job without data gets its settings as one
+        channels = {"config": f"{output_path}/config/attempt-{attempt.number}"}
+        store.put_bytes(f"{channels['config']}/hyperparameters.json", json.dumps(hps, sort_keys=True).encode())
     return TrainingJob(
+        name=f"{run.training_id}-a{attempt.number}",
         training_id=run.training_id,
         attempt=attempt.number,
         hyperparameters=hps,
-        train_key=f"datasets/{data.dataset_id}/train" if data else None,
-        test_key=f"datasets/{data.dataset_id}/test" if data else None,
-        output_prefix=prefix,
+        channels=channels,
+        channel_uris={name: store.uri(key) for name, key in channels.items()},
+        output_path=output_path,
+        output_uri=store.uri(output_path),
+        max_runtime_seconds=max(1, round(max_runtime)),
     )
 
 
 def evaluate(run: RunState, ports: Ports) -> RunState:
-    """Read the attempt's evaluation.json and gate its metric against the threshold."""
-    attempt = _current(run)
-    evaluation = json.loads(ports.store.get_bytes(f"{attempt.output_key}/output/evaluation.json"))
+    """Record the training job's outcome, read its evaluation.json and gate its metric against the threshold."""
+    attempt = _record_training(run)
+    evaluation = json.loads(read_member(ports.store, f"{attempt.output_key}/{OUTPUT_ARCHIVE}", "evaluation.json"))
     attempt.metrics = {k: float(v) for k, v in evaluation.get("metrics", {}).items()}
     run.gate = gate(run, attempt)
     attempt.metric, attempt.value, attempt.passed = run.gate.metric, run.gate.value, run.gate.passed
@@ -191,6 +203,15 @@ def gate(run: RunState, attempt: Attempt) -> GateResult:
     )
 
 
+def _record_training(run: RunState) -> Attempt:
+    attempt, outcome, job = run.attempt, run.training, run.job
+    if attempt is None or outcome is None or job is None:
+        raise TrainingError("no finished training job to evaluate")
+    attempt.output_key, attempt.tries = job.output_key(outcome.job_name), outcome.tries
+    attempt.duration_seconds, attempt.finished_at = outcome.duration_seconds, utcnow()
+    return attempt
+
+
 def _current(run: RunState) -> Attempt:
     if run.attempt is None or run.attempt.output_key is None:
         raise TrainingError("no finished training attempt to work on")
@@ -208,6 +229,30 @@ def await_operator(run: RunState, ports: Ports) -> RunState:
     run.log("AwaitOperator", message)
     ports.notifier.notify(run, message)
     return run
+
+
+def apply_operator_answer(run: RunState, ports: Ports) -> RunState:
+    """The wait returned the operator's answer: merge it into the run."""
+    if run.answer is None:
+        raise TrainingError("the operator's wait ended without an answer")
+    run, run.answer = apply_operator_decision(run, run.answer), None
+    return run
+
+
+def expire_operator_wait(run: RunState, ports: Ports) -> RunState:
+    """Nobody answered within the wait's timeout: the run ends, and says why."""
+    detail = run.error.message if run.error and run.error.message else "the wait timed out"
+    reason = f"no operator answer within the wait's timeout ({detail})"
+    run.operator = OperatorDecision(action="abort", actor="mlops (timeout)", reason=reason)
+    run.status, run.error = "running", None
+    run.log("AwaitOperator", reason)
+    return run
+
+
+def check_operator_answer(run: RunState, decision: OperatorDecision) -> None:
+    """Refuse an answer whose overrides do not validate, before it reaches the flow (the run stays paused)."""
+    if decision.action == "retrain":
+        run.request.with_overrides(decision.overrides)
 
 
 def apply_operator_decision(run: RunState, decision: OperatorDecision) -> RunState:
@@ -229,42 +274,27 @@ def apply_operator_decision(run: RunState, decision: OperatorDecision) -> RunSta
 
 
 def register(run: RunState, ports: Ports) -> RunState:
-    """Register the passing attempt as a new model version (idempotent per training id)."""
+    """Register the passing attempt's training output as a new model version (idempotent per training id)."""
     attempt, request = _current(run), run.request
     if request.model_id is None or attempt.metric is None:  # validation names the model; Evaluate sets the metric
         raise TrainingError("nothing to register: the request names no model or the attempt was not evaluated")
-    with tempfile.TemporaryDirectory(prefix="mlops-register-") as staging:
-        _stage_artifacts(ports.store, attempt.output_key or "", Path(staging))
-        ref, previous = ports.registry.register(
-            model_id=request.model_id,
-            training_id=run.training_id,
-            algorithm=request.algorithm,
-            learning_type=request.learning_type,
-            task=request.task,
-            hyperparameters=attempt.hyperparameters,
-            metrics=attempt.metrics,
-            metric=attempt.metric,
-            data_digest=run.data.digest if run.data else "",
-            issue=run.issue.model_dump(),
-            source_dir=Path(staging),
-            explicit_version=request.version,
-        )
+    ref, previous = ports.registry.register_training_output(
+        output_key=attempt.output_key or "",
+        model_id=request.model_id,
+        training_id=run.training_id,
+        algorithm=request.algorithm,
+        learning_type=request.learning_type,
+        task=request.task,
+        hyperparameters=attempt.hyperparameters,
+        metrics=attempt.metrics,
+        metric=attempt.metric,
+        data_digest=run.data.digest if run.data else "",
+        issue=run.issue.model_dump(),
+        explicit_version=request.version,
+    )
     run.registered, run.previous_version = ModelRef.model_validate(ref.model_dump()), previous
     run.log("Register", f"{ref.model_id} {ref.version} registered (previous: {previous or 'none'})")
     return run
-
-
-def _stage_artifacts(store: ArtifactStore, output_key: str, staging: Path) -> None:
-    """The model, its evaluation and its plots, as they will sit under models/<model_id>/<version>/."""
-    with store.local_path(f"{output_key}/model") as model_dir:
-        shutil.copytree(model_dir, staging, dirs_exist_ok=True)
-    with store.local_path(f"{output_key}/output") as output_dir:
-        for name in ("evaluation.json", "plots"):
-            source = output_dir / name
-            if source.is_dir():
-                shutil.copytree(source, staging / name, dirs_exist_ok=True)
-            elif source.is_file():
-                shutil.copy2(source, staging / name)
 
 
 def verify(run: RunState, ports: Ports) -> RunState:
@@ -304,9 +334,32 @@ def rollback(run: RunState, ports: Ports) -> RunState:
 
 def handle_failure(run: RunState, ports: Ports) -> RunState:
     """A step failed for good: nothing is registered and the current model stays current."""
-    error = run.error
+    failed_job = _failed_job_name(run.error)
+    if failed_job and run.attempt:
+        run.attempt.tries = try_number(failed_job)
+    error = run.error = _readable(run.error)
     run.log("HandleFailure", f"{error.state if error else '?'} failed: {error.message if error else 'unknown'}")
     return run
+
+
+def _readable(error: ErrorInfo | None) -> ErrorInfo | None:
+    """A training job's failure arrives as its description (JSON): keep the job's own reason."""
+    cause = _json_object(error.message) if error else {}
+    if error is None or "FailureReason" not in cause:
+        return error
+    return ErrorInfo(state=error.state or "Train", type=error.type, message=str(cause["FailureReason"]))
+
+
+def _failed_job_name(error: ErrorInfo | None) -> str | None:
+    return str(_json_object(error.message).get("TrainingJobName") or "") or None if error else None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def publish(run: RunState, ports: Ports) -> RunState:
@@ -316,11 +369,10 @@ def publish(run: RunState, ports: Ports) -> RunState:
     run.status = "succeeded" if _succeeded(run) else "failed"
     run.finished_at = utcnow()
     lang = report_lang(run, ports)
-    with tempfile.TemporaryDirectory(prefix="mlops-plots-") as tmp:
-        plots = _collect_plots(ports.store, run, Path(tmp))
-        links = [f"{run.training_id}/{name}" for name in plots]
-        run.report = str(ports.history.directory / f"{run.training_id}.md")
-        ports.history.record_training(run, render_report(run, lang=lang, plots=links), plots)
+    plots = _plots(ports.store, run)
+    links = [f"{run.training_id}/{name}" for name in plots]
+    run.report = ports.history.report_location(run.training_id)
+    ports.history.record_training(run, render_report(run, lang=lang, plots=links), plots)
     ports.notifier.notify(run, render_summary(run, lang))
     return run
 
@@ -336,18 +388,13 @@ def _succeeded(run: RunState) -> bool:
     )
 
 
-def _collect_plots(store: ArtifactStore, run: RunState, into: Path) -> dict[str, Path]:
+def _plots(store: ArtifactStore, run: RunState) -> dict[str, bytes]:
+    """The last attempt's plots, by file name, from its packed output."""
     attempt = run.attempt
     if attempt is None or attempt.output_key is None:
         return {}
-    prefix = f"{attempt.output_key}/output/plots/"
-    plots = {}
-    for key in store.list(prefix):
-        if key.endswith(".png"):
-            path = into / Path(key).name
-            path.write_bytes(store.get_bytes(key))
-            plots[path.name] = path
-    return plots
+    members = read_members(store, f"{attempt.output_key}/{OUTPUT_ARCHIVE}", "plots/")
+    return {name.rsplit("/", 1)[-1]: data for name, data in members.items() if name.endswith(".png")}
 
 
 def report_lang(run: RunState, ports: Ports) -> str:
@@ -356,9 +403,11 @@ def report_lang(run: RunState, ports: Ports) -> str:
 
 AGENTS: dict[str, Agent] = {
     "prepare_data": prepare_data,
-    "train": train,
+    "build_training_job": build_training_job,
     "evaluate": evaluate,
     "await_operator": await_operator,
+    "apply_operator_answer": apply_operator_answer,
+    "expire_operator_wait": expire_operator_wait,
     "register": register,
     "verify": verify,
     "rollback": rollback,

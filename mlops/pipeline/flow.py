@@ -1,13 +1,15 @@
-"""The pipeline, declared once as data: its states, transitions and retry policy.
+"""The pipeline, declared once as data: its states, transitions, retry policy, timeouts and error paths.
 
-The local runner walks this declaration; the AWS engine (planned) compiles the same declaration to Amazon
-States Language, so both engines run the same flow. Keep it free of anything engine-specific: agents are named,
-not imported, and choices compare a path of the run document with a value.
+The local runner walks this declaration; mlops/pipeline/asl.py compiles the same declaration to Amazon States
+Language, so both engines run the same flow. Keep it free of anything engine-specific: agents are named, not
+imported, choices compare a path of the run document with a value, and errors are matched by exact name.
 
-    PrepareData -> Train -(crash: retry x3, back-off)-> Evaluate -> Gate
+    PrepareData -> BuildTrainingJob -> Train -(job fails: retry x3, back-off)-> Evaluate -> Gate
     Gate: pass -> Register -> Verify -> VerifyChoice: ok -> PublishSucceeded -> Succeeded
                                                      bad -> Rollback -> PublishFailed -> Failed
-          retrain -> AwaitOperator -> OperatorChoice: retrain -> Train; abort -> PublishFailed
+          retrain -> AwaitOperator -> ApplyOperatorAnswer -> OperatorChoice: retrain -> BuildTrainingJob
+                                                                             abort -> PublishFailed
+                     (no answer in time) -> OperatorTimedOut -> PublishFailed
           exhausted -> PublishFailed
     any failing task -> HandleFailure -> PublishFailed -> Failed
 """
@@ -18,6 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ANY_ERROR = "States.ALL"
+TASK_FAILED = "States.TaskFailed"  # as in States Language: any error but a timeout
+TIMEOUT = "States.Timeout"
+ERROR_PATH = "error"  # where a caught error lands in the run document (a Catch's ResultPath)
+
+
+def error_matches(errors: tuple[str, ...], name: str) -> bool:
+    """States Language's rule: exact names, plus the two wildcards."""
+    return name in errors or ANY_ERROR in errors or (TASK_FAILED in errors and name != TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -36,16 +46,33 @@ class Retry:
 class Catch:
     errors: tuple[str, ...]
     next: str
+    result_path: str = ERROR_PATH
 
 
 @dataclass(frozen=True)
 class Task:
+    """Run an agent on the run document; its result is the new document."""
+
     name: str
     agent: str
-    next: str | None = None
+    next: str
     retry: tuple[Retry, ...] = ()
     catch: tuple[Catch, ...] = ()
-    timeout_seconds: int | None = None
+    timeout_seconds: int = 900  # a Lambda's limit: longer work belongs in a job
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """Run the training job specified at `job_path` and write what it produced at `result_path` (SageMaker
+    `createTrainingJob.sync` on AWS, the trainer port locally). Every try gets its own job name."""
+
+    name: str
+    next: str
+    job_path: str = "job"
+    result_path: str = "training"
+    retry: tuple[Retry, ...] = ()
+    catch: tuple[Catch, ...] = ()
+    timeout_seconds: int = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -58,7 +85,14 @@ class Rule:
         value: Any = document
         for part in self.variable.split("."):
             value = value.get(part) if isinstance(value, dict) else None
-        return bool(value == self.equals)
+        return _kind(value) == _kind(self.equals) and bool(value == self.equals)
+
+
+def _kind(value: Any) -> str:
+    """String, boolean or number, as States Language compares them: True is not 1."""
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
 @dataclass(frozen=True)
@@ -73,11 +107,14 @@ class Choice:
 
 @dataclass(frozen=True)
 class AwaitOperator:
-    """Notify, then wait for an operator's answer (a task token on AWS, `mlops resume` locally)."""
+    """Notify, then wait for an operator's answer (a task token on AWS, `mlops resume` locally). The answer lands
+    at `result_path`; a wait that times out fails with States.Timeout, for a Catch to handle."""
 
     name: str
     agent: str
     next: str
+    result_path: str = "answer"
+    catch: tuple[Catch, ...] = ()
     timeout_seconds: int = 7 * 24 * 3600
 
 
@@ -87,7 +124,7 @@ class End:
     succeeded: bool
 
 
-State = Task | Choice | AwaitOperator | End
+State = Task | TrainingJob | Choice | AwaitOperator | End
 
 
 @dataclass(frozen=True)
@@ -103,23 +140,32 @@ def _flow(start: str, *states: State) -> Flow:
     return Flow(start, {state.name: state for state in states})
 
 
-TRAINING_RETRY = Retry(errors=("TrainingCrashed",), max_attempts=3, interval_seconds=2.0, backoff_rate=2.0)
+# A failed training job surfaces as States.TaskFailed on AWS and locally alike (NFR-003: 3 retries, back-off).
+TRAINING_RETRY = Retry(errors=(TASK_FAILED,), max_attempts=3, interval_seconds=2.0, backoff_rate=2.0)
 TO_FAILURE = (Catch((ANY_ERROR,), "HandleFailure"),)
 
 FLOW = _flow(
     "PrepareData",
-    Task("PrepareData", "prepare_data", "Train", catch=TO_FAILURE),
-    Task("Train", "train", "Evaluate", retry=(TRAINING_RETRY,), catch=TO_FAILURE, timeout_seconds=24 * 3600),
+    Task("PrepareData", "prepare_data", "BuildTrainingJob", catch=TO_FAILURE),
+    Task("BuildTrainingJob", "build_training_job", "Train", catch=TO_FAILURE),
+    TrainingJob("Train", "Evaluate", retry=(TRAINING_RETRY,), catch=TO_FAILURE),
     Task("Evaluate", "evaluate", "Gate", catch=TO_FAILURE),
     Choice(
         "Gate",
         (Rule("gate.decision", "pass", "Register"), Rule("gate.decision", "retrain", "AwaitOperator")),
         default="PublishFailed",
     ),
-    AwaitOperator("AwaitOperator", "await_operator", "OperatorChoice"),
-    Choice("OperatorChoice", (Rule("operator.action", "retrain", "Train"),), default="PublishFailed"),
+    AwaitOperator(
+        "AwaitOperator",
+        "await_operator",
+        "ApplyOperatorAnswer",
+        catch=(Catch((TIMEOUT,), "OperatorTimedOut"), *TO_FAILURE),
+    ),
+    Task("ApplyOperatorAnswer", "apply_operator_answer", "OperatorChoice", catch=TO_FAILURE),
+    Choice("OperatorChoice", (Rule("operator.action", "retrain", "BuildTrainingJob"),), default="PublishFailed"),
+    Task("OperatorTimedOut", "expire_operator_wait", "PublishFailed"),
     Task("Register", "register", "Verify", catch=TO_FAILURE),
-    Task("Verify", "verify", "VerifyChoice", catch=(Catch((ANY_ERROR,), "Rollback"),)),
+    Task("Verify", "verify", "VerifyChoice", catch=(Catch((ANY_ERROR,), "Rollback"),), timeout_seconds=3600),
     Choice("VerifyChoice", (Rule("verify.ok", True, "PublishSucceeded"),), default="Rollback"),
     Task("Rollback", "rollback", "PublishFailed", catch=(Catch((ANY_ERROR,), "PublishFailed"),)),
     Task("HandleFailure", "handle_failure", "PublishFailed"),

@@ -5,11 +5,12 @@ On AWS this same document is the Step Functions execution input/output, so it mu
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, computed_field
 
 from mlops.request import TrainingRequest
 
@@ -37,7 +38,7 @@ class IssueRef(BaseModel):
 class FileEntry(BaseModel):
     key: str  # store key, e.g. datasets/iris/train/data.csv
     size: int
-    sha256: str
+    sha256: str | None  # None: the store does not know it (an object uploaded to S3 by someone else)
     rows: int | None = None
 
 
@@ -62,7 +63,7 @@ class Attempt(BaseModel):
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     duration_seconds: float | None = None
-    tries: int = 0  # how many times the trainer was started (crashes are retried)
+    tries: int = 0  # how many times the training job was started (the engine retries failed jobs)
     metrics: dict[str, float] = Field(default_factory=dict)
     metric: str | None = None
     value: float | None = None
@@ -99,15 +100,80 @@ class OperatorDecision(BaseModel):
 
 
 class ErrorInfo(BaseModel):
-    state: str
-    type: str
-    message: str
+    """A caught error, written at the Catch's ResultPath. States Language writes `{"Error", "Cause"}` there (and
+    knows no state name): both spellings are read."""
+
+    state: str | None = None
+    type: str = Field(validation_alias=AliasChoices("type", "Error"))
+    message: str = Field(default="", validation_alias=AliasChoices("message", "Cause"))
 
 
 class Event(BaseModel):
     at: datetime = Field(default_factory=utcnow)
     state: str
     message: str
+
+
+class TrainingJob(BaseModel):
+    """One training job of one attempt, as the trainer port sees it (a SageMaker CreateTrainingJob on AWS).
+
+    The engine names each try `<name>-t<try>` (SageMaker refuses a name used before) and the job writes under
+    `<output_path>/<that name>/output/`, as SageMaker does under its S3OutputPath. The computed fields are the
+    same data in the shapes CreateTrainingJob takes (its hyperparameters are strings)."""
+
+    name: str
+    training_id: str
+    attempt: int
+    hyperparameters: dict[str, Any]  # SM_HPS: the algorithm's parameters plus the `mlops_*` control keys
+    channels: dict[str, str] = Field(default_factory=dict)  # channel name -> store prefix
+    channel_uris: dict[str, str] = Field(default_factory=dict)  # the same prefixes as the store addresses them
+    output_path: str  # store prefix under which each try's outputs go
+    output_uri: str = ""
+    max_runtime_seconds: int = 24 * 3600
+
+    def try_name(self, retry_count: int) -> str:
+        return f"{self.name}-t{retry_count + 1}"
+
+    def output_key(self, job_name: str) -> str:
+        return f"{self.output_path}/{job_name}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def encoded_hyperparameters(self) -> dict[str, str]:
+        return {name: json.dumps(value) for name, value in self.hyperparameters.items()}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def input_data_config(self) -> list[dict[str, Any]]:
+        source = {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated"}
+        return [
+            {"ChannelName": name, "DataSource": {"S3DataSource": {**source, "S3Uri": uri}}}
+            for name, uri in self.channel_uris.items()
+        ]
+
+
+class TrainingOutcome(BaseModel):
+    """What a finished training job reports (selected from DescribeTrainingJob on AWS)."""
+
+    job_name: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def tries(self) -> int:
+        return try_number(self.job_name)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.started_at).total_seconds(), 3)
+
+
+def try_number(job_name: str) -> int:
+    """The try a job name says it is (`...-t3` is the third), or 1 for a name without one."""
+    head, _, number = job_name.rpartition("-t")
+    return int(number) if head and number.isdigit() else 1
 
 
 class RunState(BaseModel):
@@ -126,6 +192,10 @@ class RunState(BaseModel):
     verify: VerifyResult | None = None
     rolled_back_to: str | None = None
     operator: OperatorDecision | None = None
+    answer: OperatorDecision | None = None  # what the operator's wait returned, until ApplyOperatorAnswer merges it
+    wait_token: str | None = None  # the Step Functions task token of the operator's wait (AWS only)
+    job: TrainingJob | None = None  # the next training job, as BuildTrainingJob specified it
+    training: TrainingOutcome | None = None  # what the last training job produced
     error: ErrorInfo | None = None
     report: str | None = None  # training_history/<training_id>.md
     events: list[Event] = Field(default_factory=list)
@@ -140,20 +210,3 @@ class RunState(BaseModel):
 
     def log(self, state: str, message: str) -> None:
         self.events.append(Event(state=state, message=message))
-
-
-class TrainingJob(BaseModel):
-    """One try of one attempt, as the trainer port sees it (a SageMaker CreateTrainingJob on AWS)."""
-
-    training_id: str
-    attempt: int
-    hyperparameters: dict[str, Any]  # SM_HPS: the algorithm's parameters plus the `mlops_*` control keys
-    train_key: str | None = None  # store prefix of the train channel
-    test_key: str | None = None
-    output_prefix: str  # where the model/ and output/ trees are stored
-
-
-class TrainingResult(BaseModel):
-    output_prefix: str
-    evaluation: dict[str, Any]
-    duration_seconds: float

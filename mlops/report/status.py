@@ -59,7 +59,7 @@ def _status_fields(run: RunState, t: dict[str, str]) -> dict[str, Any]:
         "left": max(0, run.request.max_retry - run.retrains_used),
         "reason": escape(decision.reason, LONG_LIMIT) if decision and decision.reason else t["no_reason"],
         "actor": escape(decision.actor) if decision and decision.actor else t["unknown"],
-        "state": escape(run.error.state) if run.error else t["unknown"],
+        "state": escape(run.error.state) if run.error and run.error.state else t["unknown"],
         "error": _error_text(run),
         "version": escape(run.registered.version) if run.registered else "-",
         "current": current_version(run, t),

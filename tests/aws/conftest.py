@@ -1,8 +1,13 @@
-"""The AWS adapters run against moto in-process: no network, no credentials of anyone's."""
+"""The AWS adapters run against moto in-process: no network, no credentials of anyone's. moto's Step Functions
+runs with its interpreter on (moto vendors LocalStack's): a state machine really runs."""
 
 from __future__ import annotations
 
+import json
+import re
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -36,3 +41,52 @@ def table(aws: AwsClients) -> Table:
     aws.client("dynamodb").create_table(TableName="mlops-runs", **TABLE_DEFINITION)
     return Table(aws.client("dynamodb"), "mlops-runs")
 
+
+ACCOUNT = "123456789012"
+SFN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-states"
+ENDED = ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT")
+
+
+@pytest.fixture
+def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    import boto3
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+        yield boto3.client("stepfunctions", region_name=REGION)
+
+
+def substitute(template: str, extra: dict[str, str] | None = None) -> str:
+    """What CloudFormation's DefinitionSubstitutions does: every `${Name}` replaced."""
+    values = {"SageMakerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/mlops-training", "TrainingInstanceType": "ml.m5.large",
+              "TrainingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mlops-training:latest", **(extra or {})}
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return values.get(name) or f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name.removesuffix('FunctionArn')}"
+
+    return re.sub(r"\$\{(\w+)\}", value, template)
+
+
+def create(sfn: Any, definition: str, name: str = "mlops-pipeline") -> str:
+    return str(sfn.create_state_machine(name=name, definition=definition, roleArn=SFN_ROLE)["stateMachineArn"])
+
+
+def execute(sfn: Any, machine: str, document: dict[str, Any], name: str, until: tuple[str, ...] = ENDED,
+            timeout: float = 60.0) -> dict[str, Any]:
+    arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(document))["executionArn"]
+    return wait(sfn, arn, until, timeout)
+
+
+def wait(sfn: Any, arn: str, until: tuple[str, ...] = ENDED, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        if described["status"] in until or time.monotonic() > deadline:
+            return described
+        time.sleep(0.02)
+
+
+def entered(sfn: Any, arn: str) -> list[str]:
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]

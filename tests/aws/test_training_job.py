@@ -24,10 +24,10 @@ from mlops.training import console
 
 CONFIG = JobConfig(region="us-east-1", role_arn="arn:aws:iam::123456789012:role/mlops-training",
                    bucket="mlops-artifacts", kms_key_id="alias/mlops", source_uri="s3://mlops-artifacts/code/src.tar.gz")
-JOB = TrainingJob(training_id="train-20250110-123456-1a2b3c4d", attempt=2,
+JOB = TrainingJob(name="train-20250110-123456-1a2b3c4d-a2", training_id="train-20250110-123456-1a2b3c4d", attempt=2,
                   hyperparameters={"n_estimators": 300, "max_depth": None, "mlops_metric": "accuracy"},
-                  train_key="datasets/iris/train", test_key="datasets/iris/test",
-                  output_prefix="runs/train-20250110-123456-1a2b3c4d/attempt-2")
+                  channels={"train": "datasets/iris/train", "test": "datasets/iris/test"},
+                  output_path="runs/train-20250110-123456-1a2b3c4d")
 
 
 def request(**overrides: object) -> dict:
@@ -75,7 +75,7 @@ def test_the_script_mode_source_channels_and_output_come_from_s3_prefixes() -> N
     assert sources == {"train": ("FastFile", "s3://mlops-artifacts/datasets/iris/train/"),
                        "test": ("FastFile", "s3://mlops-artifacts/datasets/iris/test/")}
     assert params["OutputDataConfig"] == {
-        "S3OutputPath": "s3://mlops-artifacts/runs/train-20250110-123456-1a2b3c4d/attempt-2/", "KmsKeyId": "alias/mlops"
+        "S3OutputPath": "s3://mlops-artifacts/runs/train-20250110-123456-1a2b3c4d/", "KmsKeyId": "alias/mlops"
     }
     assert params["ResourceConfig"]["VolumeKmsKeyId"] == "alias/mlops"
     assert {t["Key"]: t["Value"] for t in params["Tags"]} == {

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from mlops.data import ensure_dataset
+from mlops.backends.local.store import LocalArtifactStore
+from mlops.data import dataset_in_store
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_SECONDS = 300
@@ -91,7 +92,7 @@ class TrainingRuns:
     def start(self, cases: Iterable[Any]) -> None:
         for case in cases:
             if case.id not in self.futures:
-                channels = channels_of(ensure_dataset(self.data_root, case.dataset)) if case.dataset else None
+                channels = channels_of(published(self.data_root, case.dataset)) if case.dataset else None
                 hps = {"mlops_algorithm": case.algorithm, **case.hps}
                 work_dir = self.work_root / case.id
                 self.futures[case.id] = self.pool.submit(run_entry_point, work_dir, hps, channels)
@@ -131,4 +132,10 @@ def entry_point():
 @pytest.fixture
 def bundled_channels(data_root: Path):
     """`bundled_channels("iris") -> {"train": Path, "test": Path}`, materializing the dataset on first use."""
-    return lambda dataset_id: channels_of(ensure_dataset(data_root, dataset_id))
+    return lambda dataset_id: channels_of(published(data_root, dataset_id))
+
+
+def published(root: Path, dataset_id: str) -> Path:
+    """A bundled dataset published into a local store at `root`, as PrepareData does: its directory."""
+    dataset_in_store(LocalArtifactStore(root), dataset_id)
+    return root / "datasets" / dataset_id

@@ -1,4 +1,4 @@
-"""Datasets: the bundled ones appear on disk on first use, and channels are read strictly and explained clearly."""
+"""Datasets: the bundled ones appear in the store on first use, and channels are read strictly and explained clearly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlops.data import BUNDLED, ensure_dataset, list_datasets
+from mlops.backends.local.store import LocalArtifactStore
+from mlops.data import BUNDLED, dataset_in_store, list_datasets
 from mlops.errors import DatasetError
 from mlops.tables import infer_task, load_xy, read_table
 
@@ -17,6 +18,12 @@ from mlops.tables import infer_task, load_xy, read_table
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("store")
+
+
+def ensure_dataset(root: Path, dataset_id: str) -> Path:
+    """A dataset published into a local store at `root`, as PrepareData does: its directory."""
+    dataset_in_store(LocalArtifactStore(root), dataset_id)
+    return root / "datasets" / dataset_id
 
 
 def write_csv(directory: Path, name: str, text: str) -> Path:
@@ -105,9 +112,10 @@ def test_a_dataset_id_that_could_escape_the_store_is_refused(tmp_path, dataset_i
 def test_a_dataset_already_in_the_store_is_listed_and_returned(tmp_path):
     # GIVEN a user's own dataset uploaded into the store
     write_csv(tmp_path / "datasets" / "houses" / "train", "data.csv", "rooms,target\n3,100.5\n")
-    # THEN it is listed with the bundled ones, and ensure_dataset returns it as it is
+    # THEN it is listed with the bundled ones, and taken as it is (it has no description)
     assert list_datasets(tmp_path) == sorted([*BUNDLED, "houses"])
-    assert ensure_dataset(tmp_path, "houses") == tmp_path / "datasets" / "houses"
+    assert dataset_in_store(LocalArtifactStore(tmp_path), "houses") == {}
+    assert [p.name for p in (tmp_path / "datasets" / "houses" / "train").iterdir()] == ["data.csv"]
 
 
 # --- reading channels ------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,19 @@ def test_delete_prefix_refuses_the_whole_store_and_bad_prefixes(store: LocalArti
         with pytest.raises(RegistryError):
             store.delete_prefix(prefix)
     assert store.exists("models/m/v1.0.0/model.bin")
+
+
+def test_head_gives_size_and_sha256_without_handing_out_a_path(store: LocalArtifactStore) -> None:
+    store.put_bytes("datasets/d/train/data.csv", b"a,target\n1,0\n")
+    head = store.head("datasets/d/train/data.csv")
+    assert (head.key, head.size) == ("datasets/d/train/data.csv", 13)
+    assert head.sha256 == hashlib.sha256(b"a,target\n1,0\n").hexdigest()
+    with pytest.raises(RegistryError, match=r"no object at 'datasets/d/train/none\.csv'"):
+        store.head("datasets/d/train/none.csv")
+
+
+def test_open_streams_an_object_and_uri_addresses_it(store: LocalArtifactStore) -> None:
+    store.put_bytes("runs/t1/output/output.tar.gz", b"x" * 3_000_000)
+    with store.open("runs/t1/output/output.tar.gz") as stream:
+        assert len(stream.read(1 << 20)) == 1 << 20
+    assert store.uri("runs/t1") == (store.root / "runs" / "t1").absolute().as_uri()

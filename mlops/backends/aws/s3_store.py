@@ -124,6 +124,22 @@ class S3ArtifactStore:
         sha256 = answer.get("Metadata", {}).get("sha256")
         return ObjectInfo(key, int(answer["ContentLength"]), _etag(answer), answer.get("VersionId"), sha256)
 
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        """The object's body as a stream (GetObject): read in pieces, never held whole."""
+        try:
+            with aws_call(f"store: reading s3://{self.bucket}/{key}"):
+                body = self.s3.get_object(Bucket=self.bucket, Key=validate_key(key))["Body"]
+        except AwsNotFound:
+            raise RegistryError(f"store: no object at '{key}'") from None
+        try:
+            yield body
+        finally:
+            body.close()
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{validate_prefix(key)}"
+
     def exists(self, key: str) -> bool:
         try:
             self.head(key)

@@ -121,7 +121,7 @@ def training_job_request(
         },
         "HyperParameters": hyperparameters(job, config),
         "InputDataConfig": channels(job, config.bucket),
-        "OutputDataConfig": {"S3OutputPath": _s3(config.bucket, job.output_prefix), "KmsKeyId": config.kms_key_id},
+        "OutputDataConfig": {"S3OutputPath": _s3(config.bucket, job.output_path), "KmsKeyId": config.kms_key_id},
         "ResourceConfig": resource_config(resources, config.kms_key_id),
         "StoppingCondition": stopping_condition(resources),
         "EnableManagedSpotTraining": resources.spot,
@@ -152,11 +152,10 @@ def hyperparameters(job: TrainingJob, config: JobConfig) -> dict[str, str]:
 
 def channels(job: TrainingJob, bucket: str) -> list[dict[str, Any]]:
     """train and test straight from the dataset's S3 prefixes (SM_CHANNEL_TRAIN, SM_CHANNEL_TEST)."""
-    prefixes = {"train": job.train_key, "test": job.test_key}
     return [
         {"ChannelName": name, "InputMode": "FastFile", "DataSource": {"S3DataSource": {
             "S3DataType": "S3Prefix", "S3Uri": _s3(bucket, prefix), "S3DataDistributionType": "FullyReplicated"}}}
-        for name, prefix in prefixes.items() if prefix
+        for name, prefix in job.channels.items()
     ]
 
 

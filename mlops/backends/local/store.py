@@ -8,6 +8,7 @@ Writing the same bytes again is a no-op (a retried step must succeed); different
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import os
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mlops.errors import RegistryError
+from mlops.ports import StoredObject
 
 TEMP_PREFIX = ".mlops-tmp-"  # half-written objects; never listed
 
@@ -90,6 +92,23 @@ class LocalArtifactStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def head(self, key: str) -> StoredObject:
+        """Size and SHA-256 of an object (S3 keeps both as metadata; here they are computed, streamed)."""
+        digest, size = hashlib.sha256(), 0
+        with self.open(key) as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        return StoredObject(key=key, size=size, sha256=digest.hexdigest())
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        path = self._path(key)
+        if not path.is_file():
+            raise RegistryError(f"store: no object at '{key}'")
+        with path.open("rb") as stream:
+            yield stream
+
     def list(self, prefix: str) -> list[str]:
         """Sorted keys starting with `prefix`, a string prefix as on S3 ('models/ir' finds 'models/iris/')."""
         validate_prefix(prefix)
@@ -104,6 +123,10 @@ class LocalArtifactStore:
         if not validate_prefix(prefix).strip("/"):
             raise RegistryError("store: refusing to delete the whole store (empty prefix)")
         shutil.rmtree(self.root / prefix, ignore_errors=True)
+
+    def uri(self, key: str) -> str:
+        """How a job addresses `key` (an S3 URI on AWS): here, a file URI."""
+        return (self.root / validate_prefix(key)).absolute().as_uri()
 
     @contextmanager
     def local_path(self, prefix: str) -> Iterator[Path]:

@@ -14,15 +14,15 @@ import json
 import shlex
 import tempfile
 import threading
-import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from mlops.backends.local.processes import Finished, TimedOut, TrainingWorker, run_once
 from mlops.backends.local.store import LocalArtifactStore
 from mlops.errors import TrainingCrashed, TrainingError
-from mlops.pipeline.models import TrainingJob, TrainingResult
+from mlops.pipeline.artifacts import MODEL_ARCHIVE, OUTPUT_ARCHIVE, pack
+from mlops.pipeline.models import TrainingJob, TrainingOutcome
 
 NOT_RETRYABLE_EXIT = 2  # the entry point's code for "retrying would give the same result"
 
@@ -44,16 +44,21 @@ class LocalTrainer:
         self._standby = standby  # started early, not used yet
         self._trained: TrainingWorker | None = None  # trained the last try; kept to verify what it made
 
-    def train(self, job: TrainingJob) -> TrainingResult:
+    def train(self, job: TrainingJob, name: str, timeout: float) -> TrainingOutcome:
+        """Run the job as `name`; its model and outputs are stored packed, as SageMaker stores them."""
+        prefix = job.output_key(name)
+        # A try of this name that a killed engine left half-written is garbage: this try replaces it.
+        self.store.delete_prefix(prefix)
+        limit = min(self.timeout, job.max_runtime_seconds, timeout)
         with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
             model_dir, output_dir = Path(tmp, "model"), Path(tmp, "output")
-            started = time.monotonic()
-            _raise_for_exit(self._execute(self._environment(job, model_dir, output_dir)))
-            duration = time.monotonic() - started
-            evaluation = _read_evaluation(output_dir)
-            self.store.put_tree(f"{job.output_prefix}/model", model_dir)
-            self.store.put_tree(f"{job.output_prefix}/output", output_dir)
-        return TrainingResult(output_prefix=job.output_prefix, evaluation=evaluation, duration_seconds=duration)
+            started = datetime.now(timezone.utc)
+            _raise_for_exit(self._execute(self._environment(job, model_dir, output_dir), limit))
+            ended = datetime.now(timezone.utc)
+            _check_evaluation(output_dir)
+            for directory, key in ((model_dir, MODEL_ARCHIVE), (output_dir, OUTPUT_ARCHIVE)):
+                self.store.put_file(f"{prefix}/{key}", pack(directory, Path(tmp, Path(key).name)))
+        return TrainingOutcome(job_name=name, started_at=started, ended_at=ended)
 
     def verify(self, artifact_key: str) -> tuple[bool, str]:
         """Load a registered artifact back in the training runtime and re-check the holdout it recorded."""
@@ -72,19 +77,19 @@ class LocalTrainer:
             self._standby.close()
             self._standby = None
 
-    def _execute(self, environment: dict[str, str]) -> Finished:
+    def _execute(self, environment: dict[str, str], timeout: float) -> Finished:
         threading.Thread(target=_prewarm, daemon=True).start()
         try:
             if self.command is not None:
-                return run_once(self.command, environment, self.timeout, self.progress)
-            return self._train_in_worker(environment)
+                return run_once(self.command, environment, timeout, self.progress)
+            return self._train_in_worker(environment, timeout)
         except TimedOut:
-            raise TrainingCrashed(f"training timed out after {self.timeout:g} s and was stopped") from None
+            raise TrainingCrashed(f"training timed out after {timeout:g} s and was stopped") from None
 
-    def _train_in_worker(self, environment: dict[str, str]) -> Finished:
+    def _train_in_worker(self, environment: dict[str, str], timeout: float) -> Finished:
         self._close_trained()
         worker = self._take_standby()
-        finished = worker.train(environment, self.timeout, self.progress)
+        finished = worker.train(environment, timeout, self.progress)
         if finished.code == 0:
             self._trained = worker
         else:  # a failed try may have left the process in any state: the next try gets a fresh one
@@ -103,16 +108,14 @@ class LocalTrainer:
     def _environment(self, job: TrainingJob, model_dir: Path, output_dir: Path) -> dict[str, str]:
         for directory in (model_dir, output_dir):
             directory.mkdir()
-        channels = {"train": job.train_key, "test": job.test_key}
         env = {
             "SM_MODEL_DIR": str(model_dir),
             "SM_OUTPUT_DATA_DIR": str(output_dir),
             "SM_HPS": json.dumps(job.hyperparameters),
-            "SM_CHANNELS": json.dumps([name for name, key in channels.items() if key]),
+            "SM_CHANNELS": json.dumps(list(job.channels)),
         }
-        for name, key in channels.items():
-            if key:
-                env[f"SM_CHANNEL_{name.upper()}"] = str(self.store.root / key)
+        for name, key in job.channels.items():
+            env[f"SM_CHANNEL_{name.upper()}"] = str(self.store.root / key)
         return env
 
 
@@ -131,8 +134,6 @@ def _raise_for_exit(finished: Finished) -> None:
     raise TrainingCrashed(f"training exited with code {finished.code}: {detail}")
 
 
-def _read_evaluation(output_dir: Path) -> dict[str, Any]:
-    path = output_dir / "evaluation.json"
-    if not path.is_file():
+def _check_evaluation(output_dir: Path) -> None:
+    if not (output_dir / "evaluation.json").is_file():
         raise TrainingCrashed("training finished but wrote no evaluation.json")
-    return json.loads(path.read_text())
