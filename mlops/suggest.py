@@ -12,4 +12,4 @@ def did_you_mean(word: str, choices: Iterable[str], *, list_choices: bool = True
     close = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
     if close:
         return f" (did you mean '{close[0]}'?)"
-    return f" (valid: {', '.join(options)})" if list_choices and len(options) <= 25 else ""
+    return f" (valid: {', '.join(options)})" if list_choices and 0 < len(options) <= 25 else ""

@@ -55,3 +55,11 @@ def test_an_unclosed_quote_is_refused_with_the_line_quoted_short() -> None:
     (problem,) = problems_of('/mlops retrain criterion="gini ' + "y" * 5000)
     assert problem.startswith("command: cannot read '/mlops retrain criterion=") and "No closing quotation" in problem
     assert "y" * 81 not in problem
+
+
+def test_a_suggestion_never_lists_an_empty_set_of_choices() -> None:
+    # GIVEN nothing to choose from (no runs yet, say) WHEN a name is not found THEN no "(valid: )" is printed
+    from mlops.suggest import did_you_mean
+
+    assert did_you_mean("train-x", []) == ""
+    assert did_you_mean("retrian", ["retrain", "abort"]) == " (did you mean 'retrain'?)"
