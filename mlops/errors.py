@@ -71,6 +71,10 @@ class TrainingCrashed(TrainingError):
     """The trainer died or timed out: an infrastructure failure, retried with back-off (NFR-003)."""
 
 
+class TrainingRejected(TrainingError):
+    """The training rejected its input (rejected.json): retrying would give the same result."""
+
+
 class AwsError(MlopsError):
     """An AWS call failed (translated at the edge, in mlops.backends.aws.clients, from botocore's errors)."""
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mlops.errors import DatasetError, TrainingError
+from mlops.errors import DatasetError, TrainingError, TrainingRejected
 from mlops.metric_specs import METRICS
-from mlops.pipeline.artifacts import OUTPUT_ARCHIVE, read_member, read_members
+from mlops.pipeline.artifacts import OUTPUT_ARCHIVE, read_members
 from mlops.pipeline.models import (
     Attempt,
     DataManifest,
@@ -150,6 +150,7 @@ def training_job(run: RunState, attempt: Attempt, store: ArtifactStore, max_runt
         "mlops_metric": request.metric,
         "mlops_target": data.target if data else None,
         "mlops_environment": request.environment,
+        "mlops_rejection": "output",  # bad input completes the job with rejected.json: Evaluate fails, no retry
     }
     hps = {**attempt.hyperparameters, **{k: v for k, v in control.items() if v is not None}}
     channels = {name: f"datasets/{data.dataset_id}/{name}" for name in ("train", "test")} if data else {}
@@ -173,7 +174,7 @@ def training_job(run: RunState, attempt: Attempt, store: ArtifactStore, max_runt
 def evaluate(run: RunState, ports: Ports) -> RunState:
     """Record the training job's outcome, read its evaluation.json and gate its metric against the threshold."""
     attempt = _record_training(run)
-    evaluation = json.loads(read_member(ports.store, f"{attempt.output_key}/{OUTPUT_ARCHIVE}", "evaluation.json"))
+    evaluation = json.loads(_evaluation(ports.store, f"{attempt.output_key}/{OUTPUT_ARCHIVE}"))
     attempt.metrics = {k: float(v) for k, v in evaluation.get("metrics", {}).items()}
     run.gate = gate(run, attempt)
     attempt.metric, attempt.value, attempt.passed = run.gate.metric, run.gate.value, run.gate.passed
@@ -183,6 +184,17 @@ def evaluate(run: RunState, ports: Ports) -> RunState:
         f"{run.gate.threshold}): {run.gate.decision}",
     )
     return run
+
+
+def _evaluation(store: ArtifactStore, archive: str) -> bytes:
+    """evaluation.json from the job's output; TrainingRejected with its message if the job rejected its input."""
+    members = read_members(store, archive)
+    if "rejected.json" in members:
+        error = json.loads(members["rejected.json"]).get("error") or "no reason given"
+        raise TrainingRejected(f"training rejected its input (retrying would not help): {error}")
+    if "evaluation.json" not in members:
+        raise TrainingError(f"training output {archive} has no evaluation.json")
+    return members["evaluation.json"]
 
 
 def gate(run: RunState, attempt: Attempt) -> GateResult:

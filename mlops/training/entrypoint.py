@@ -12,6 +12,8 @@ Inputs (environment):
         mlops_environment gymnasium environment id (reinforcement learning; default: the algorithm's first)
         mlops_metric      primary metric (default: the task's default metric)
         mlops_seed        seed (default 42), used for random_state/seed unless those are set explicitly
+        mlops_rejection   "output": on input that retrying cannot fix, write SM_OUTPUT_DATA_DIR/rejected.json
+                          ({"error": ...}) and exit 0 instead of exiting 2 (the pipeline sets it: see main)
         mlops_fail        TEST HOOK ONLY: "crash" exits 1 to simulate a training crash in pipeline tests
         anything else     a hyperparameter of the algorithm
 Outputs:
@@ -23,11 +25,14 @@ Exit status: 0 success; 2 bad input ("[mlops] error <message>" on stderr); 1 tra
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import InvalidRequest, MlopsError, TrainingError
@@ -35,7 +40,7 @@ from mlops.learners.catalog import AlgorithmSpec, get_algorithm
 from mlops.metric_specs import metrics_for
 from mlops.training import console, outputs
 from mlops.training.environment import ScriptModeEnvironment
-from mlops.training.hyperparameters import CRASH, Control, decode_params, parse_hps, split_control
+from mlops.training.hyperparameters import CRASH, REJECTION_AS_OUTPUT, Control, decode_params, parse_hps, split_control
 from mlops.training.job import Job, Outcome, effective_params, resolve_metric, resolve_task
 from mlops.training.plotter import Plotter
 
@@ -62,7 +67,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         return EXIT_TRAINING_FAILED
     except MlopsError as exc:
         console.error(_describe(exc))
-        return EXIT_NOT_RETRYABLE
+        return _reject(environ, exc)
     except Exception as exc:  # an unexpected failure: one error line, then the traceback for whoever debugs it
         console.error(f"training failed: {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)
@@ -72,6 +77,24 @@ def main(environ: Mapping[str, str] | None = None) -> int:
 
 def _describe(error: MlopsError) -> str:
     return "; ".join(error.problems)
+
+
+def _reject(environ: Mapping[str, str] | None, error: MlopsError) -> int:
+    """Exit 2, or, when the job asks for it (mlops_rejection=output), write rejected.json and exit 0.
+
+    A failed SageMaker job reaches Step Functions only as States.TaskFailed, which the flow retries: a job
+    that completes with rejected.json instead lets Evaluate fail the run at once, with the message."""
+    env = os.environ if environ is None else environ
+    try:
+        wanted = parse_hps(env.get("SM_HPS")).get("mlops_rejection") == REJECTION_AS_OUTPUT
+    except MlopsError:
+        wanted = False
+    output_dir = env.get("SM_OUTPUT_DATA_DIR")
+    if not wanted or not output_dir:
+        return EXIT_NOT_RETRYABLE
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    Path(output_dir, outputs.REJECTED).write_text(json.dumps({"error": _describe(error)}))
+    return EXIT_OK
 
 
 def run(env: ScriptModeEnvironment) -> None:

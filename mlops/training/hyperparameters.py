@@ -26,10 +26,12 @@ CONTROL_KEYS = (
     "mlops_metric",
     "mlops_seed",
     "mlops_fail",
+    "mlops_rejection",
 )
 DEFAULT_TARGET = "target"
 DEFAULT_SEED = 42
 CRASH = "crash"  # the only value of the mlops_fail test hook
+REJECTION_AS_OUTPUT = "output"  # mlops_rejection: report bad input in rejected.json and exit 0
 NULL_WORDS = {"null", "none", ""}
 TRUE_WORDS = {"true", "1", "yes"}
 FALSE_WORDS = {"false", "0", "no"}

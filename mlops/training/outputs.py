@@ -12,6 +12,7 @@ from mlops.training.job import Job, Outcome
 
 MODEL_INFO = "model_info.json"
 EVALUATION = "evaluation.json"
+REJECTED = "rejected.json"  # instead of the other outputs, when the job rejected its input
 # Libraries whose versions decide whether a saved model loads and predicts the same elsewhere:
 # distribution name -> module.
 RECORDED_LIBRARIES = {

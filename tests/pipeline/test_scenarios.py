@@ -96,6 +96,26 @@ def test_a_crash_then_success_is_retried_transparently(engine, tmp_path) -> None
     assert run.attempts[0].tries == 3
 
 
+def test_training_that_rejects_its_input_fails_at_once_with_the_reason(engine, tmp_path) -> None:
+    # GIVEN a job whose hyperparameters the entry point refuses (a misspelt one slipped past the request check)
+    misspelt = engine.with_settings(
+        train_command=wrapper_script(
+            tmp_path / "misspelt.py",
+            "import json\nhps = json.loads(os.environ['SM_HPS'])\nhps['n_estimator'] = 5\n"
+            "os.environ['SM_HPS'] = json.dumps(hps)",
+        )
+    )
+    # WHEN the run trains
+    run = misspelt.run(**IRIS)
+    # THEN it failed on the first try, without a retry, saying what the entry point refused
+    assert run.status == "failed"
+    assert run.training is not None and run.training.tries == 1
+    assert not any("; retry " in e.message for e in run.events)
+    assert run.error is not None and run.error.type == "TrainingRejected", run.error
+    assert "n_estimator" in run.error.message and "retrying would not help" in run.error.message
+    assert misspelt.registry.versions("iris-classifier") == []
+
+
 def _corrupt_models_on_their_way_into_the_store(engine, content: bytes) -> None:
     """A bad disk or a bad upload: the registered copy of the model is not what training wrote."""
     store = engine.services.ports.store

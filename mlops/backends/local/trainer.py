@@ -135,5 +135,6 @@ def _raise_for_exit(finished: Finished) -> None:
 
 
 def _check_evaluation(output_dir: Path) -> None:
-    if not (output_dir / "evaluation.json").is_file():
+    """A finished try wrote evaluation.json, or rejected.json (its input, which Evaluate then reports)."""
+    if not any((output_dir / name).is_file() for name in ("evaluation.json", "rejected.json")):
         raise TrainingCrashed("training finished but wrote no evaluation.json")
