@@ -158,6 +158,11 @@ class TrainingOutcome(BaseModel):
     job_name: str
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    # what the job ran on and was billed for (SageMaker's BillableTimeInSeconds and ResourceConfig), for a cost
+    # estimate; the local trainer leaves them unset
+    billable_seconds: int | None = None
+    instance_type: str | None = None
+    instance_count: int | None = None
 
     @property
     def tries(self) -> int:

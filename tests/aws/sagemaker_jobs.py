@@ -11,6 +11,7 @@ on moto's own Glue `.sync` resolver then describes the job until it has ended, f
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -37,10 +38,12 @@ class TrainingJobs:
     def run(self, job: Any) -> None:
         """Run one moto FakeTrainingJob to its end, setting its status as SageMaker would."""
         self.names.append(job.training_job_name)
-        job.training_start_time = datetime.now(timezone.utc).isoformat()
+        started = datetime.now(timezone.utc)
         crashed = ("Failed", "AlgorithmError: simulated crash: out of memory")
         status, reason = crashed if self.crash else self._train(job)
-        job.training_end_time = datetime.now(timezone.utc).isoformat()
+        ended = datetime.now(timezone.utc)
+        job.training_start_time, job.training_end_time = started.isoformat(), ended.isoformat()
+        job.billable_time_in_seconds = max(1, math.ceil((ended - started).total_seconds()))  # SageMaker bills whole s
         job.training_job_status = job.secondary_status = status
         if reason:
             job.failure_reason = reason

@@ -116,6 +116,15 @@ SCENARIOS = {
 }
 
 
+def assert_what_the_training_ran_on(engine: Any, training: Any) -> None:
+    """For the cost estimate: SageMaker's billed seconds and instances; the local trainer bills nothing."""
+    ran_on = (training.billable_seconds, training.instance_type, training.instance_count)
+    if engine.name == "local":
+        assert ran_on == (None, None, None)
+    else:
+        assert training.billable_seconds >= 1 and ran_on[1:] == ("ml.m5.large", 1)
+
+
 @pytest.fixture(params=["local", "moto"])
 def engine_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[Flow], Any]]:
     settings = Settings(home=tmp_path / "home", history_dir=tmp_path / "history", retry_base_delay=0.01,
@@ -151,6 +160,8 @@ def test_both_engines_walk_the_scenario_through_the_same_states(engine_for, scen
     assert walk.run is not None and walk.run.status == scenario.status, walk.run
     assert [attempt.passed for attempt in walk.run.attempts] == scenario.passed
     assert walk.run.report and engine.settings.history_dir.joinpath(Path(walk.run.report).name).is_file()
+    if scenario.status == "succeeded":
+        assert_what_the_training_ran_on(engine, walk.run.training)
     if "HandleFailure" in scenario.states:
         assert walk.run.attempts[0].tries == 4 and "out of memory" in walk.run.error.message
         assert engine.delays == [0.01, 0.02, 0.04] if engine.name == "local" else engine.delays == [2, 4, 8]
