@@ -34,6 +34,18 @@ TIMEOUT_ACTOR = "mlops (timeout)"  # who "answers" when the operator's wait expi
 SUCCESS_TAIL = ["PublishSucceeded", "Succeeded"]
 FAILURE_TAIL = ["PublishFailed", "Failed"]
 HANDLED_FAILURE = ["HandleFailure", *FAILURE_TAIL]
+# How a price the table lacks is named in a report
+PRICE_LABELS = {
+    "sagemaker_training_hour": "SageMaker {instance_type}",
+    "step_functions_transition": "Step Functions transitions",
+    "lambda_request": "Lambda requests",
+    "lambda_gb_second": "Lambda GB-seconds",
+    "s3_put_request": "S3 PUT/LIST requests",
+    "s3_get_request": "S3 GET requests",
+    "dynamodb_write_request_unit": "DynamoDB write units",
+    "dynamodb_read_request_unit": "DynamoDB read units",
+    "kms_request": "KMS requests",
+}
 RETRAIN_LOOP = ["BuildTrainingJob", "Train", "Evaluate", "Gate", "AwaitOperator", "ApplyOperatorAnswer",
                 "OperatorChoice"]
 
@@ -153,7 +165,7 @@ class _Pricer:
             return 0.0
         price = self.table.price(self.region, name, instance_type)
         if price is None:
-            self._missing[instance_type or name] = None
+            self._missing[PRICE_LABELS[name].format(instance_type=instance_type)] = None
             return 0.0
         return price * quantity
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from mlops.learners.catalog import ALGORITHMS
 from mlops.metric_specs import METRICS
 from mlops.pipeline.models import Attempt, RunState
+from mlops.report.cost import cost_sections
 from mlops.report.markdown import LONG_LIMIT, code, escape, item, safe_url, section, table
 from mlops.report.status import current_version, gate_metric, outcome, status_lines, threshold
 from mlops.report.strings import strings_for
@@ -45,6 +46,7 @@ def render_report(
         section(t["h.evaluation"], _evaluation_lines(run, t)),
         section(t["h.model"], _model_lines(run, t, extra.get("store_uri"))),
         section(t["h.status"], status_lines(run, lang)),
+        *cost_sections(run, lang, extra),  # AWS runs only
         section(t["h.attempts"], _attempt_table(run, t)),
     ]
     if plots:

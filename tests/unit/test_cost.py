@@ -131,17 +131,17 @@ def test_training_is_billed_per_instance_and_an_hour_costs_the_hourly_price() ->
 def test_a_price_the_table_lacks_is_named_and_counts_nothing() -> None:
     usage = Usage(transitions=4, training=(TrainingUsage("ml.g4dn.xlarge", 1, 600),), s3_put_requests=2)
     priced = estimate(usage, "test-1", TABLE)
-    assert priced.sagemaker == 0 and priced.missing == ("ml.g4dn.xlarge",)
+    assert priced.sagemaker == 0 and priced.missing == ("SageMaker ml.g4dn.xlarge",)
     assert priced.total == pytest.approx(4 * 0.000025 + 2 * 0.000005)
     unknown_region = estimate(usage, "mars-1", TABLE)
     assert unknown_region.total == 0
-    assert unknown_region.missing == ("ml.g4dn.xlarge", "step_functions_transition", "s3_put_request")
+    assert unknown_region.missing == ("SageMaker ml.g4dn.xlarge", "Step Functions transitions", "S3 PUT/LIST requests")
 
 
 def test_tokyo_prices_what_is_confirmed_and_names_the_instance_price_it_lacks() -> None:
     usage = Usage(transitions=10, training=(TrainingUsage("ml.m5.large", 1, 120),))
     priced = estimate(usage, "ap-northeast-1")
-    assert priced.step_functions == pytest.approx(0.00025) and priced.missing == ("ml.m5.large",)
+    assert priced.step_functions == pytest.approx(0.00025) and priced.missing == ("SageMaker ml.m5.large",)
 
 
 # --- the states a run entered --------------------------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""The cost section of the run report: in every report of a run SageMaker trained, in Japanese and English, with
+the price table's date and the run's region; never in a local run's report."""
+
+from __future__ import annotations
+
+from mlops.report import render_report
+from mlops.report.cost import usd
+from tests.unit.test_cost import sagemaker_run
+from tests.unit.test_report import passed_run, section, training_failed_run
+
+# sagemaker_run: iris, passed first time, 120 billable seconds on one ml.m5.large. By hand, at us-east-1's prices
+# of the table: SageMaker 120/3600 h * $0.115 = $0.00383; Step Functions 10 transitions * $0.000025 = $0.00025;
+# Lambda 11 invocations * $0.0000002 + 22 GB-s * $0.0000166667 = $0.00037; S3 16 PUT * $0.000005 + 14 GET *
+# $0.0000004 + DynamoDB (22 WRU, 6 RRU for a ~3 KB document) + KMS 6 * $0.000003 = about $0.00012.
+# Total about $0.00457.
+EN_LINE = (
+    "- Estimated cost: $0.0046 (SageMaker $0.0038, Step Functions $0.0003, Lambda $0.0004, S3/DynamoDB $0.0001; "
+    "prices of 2026-12-02, us-east-1)"
+)
+JA_LINE = (
+    "- 推定コスト: $0.0046（SageMaker $0.0038、Step Functions $0.0003、Lambda $0.0004、S3/DynamoDB $0.0001。"
+    "2026-12-02 時点の us-east-1 の価格）"
+)
+
+
+def test_an_aws_report_carries_the_estimate_in_english_and_japanese() -> None:
+    run = sagemaker_run()
+    en = section(render_report(run, "en", extra={"region": "us-east-1"}), "## Cost estimate")
+    ja = section(render_report(run, "ja", extra={"region": "us-east-1"}), "## コスト見積もり")
+    assert EN_LINE in en.splitlines() and JA_LINE in ja.splitlines()
+    # AND it says what was counted and what assumed
+    assert "10 state transitions and 11 Lambda invocations" in en and "120 billable SageMaker seconds" in en
+    assert "(1 × ml.m5.large)" in en and "1024 MB for 2 s per Lambda invocation (x86_64)" in en
+    assert "状態遷移 10 回" in ja and "Lambda 呼び出し 11 回" in ja and "課金対象時間 120 秒" in ja
+
+
+def test_the_section_follows_the_status_and_precedes_the_attempts() -> None:
+    headings = [line for line in render_report(sagemaker_run(), "en").splitlines() if line.startswith("## ")]
+    assert headings[headings.index("## Status") + 1] == "## Cost estimate"
+    assert headings[headings.index("## Cost estimate") + 1] == "## Attempts"
+
+
+def test_without_a_region_the_default_is_priced_and_named() -> None:
+    assert EN_LINE in render_report(sagemaker_run(), "en").splitlines()
+
+
+def test_a_price_the_table_lacks_makes_the_total_a_lower_bound_and_is_named() -> None:
+    en = section(render_report(sagemaker_run(), "en", extra={"region": "ap-northeast-1"}), "## Cost estimate")
+    assert "- Estimated cost: ≥ $0.0006 (SageMaker $0, " in en and "prices of 2026-12-02, ap-northeast-1)" in en
+    assert "- No price in the table for: SageMaker ml.m5.large, S3 PUT/LIST requests" in en
+    assert "so the total is a lower bound" in en
+
+
+def test_a_region_without_prices_says_so_and_cannot_inject_markdown() -> None:
+    en = section(render_report(sagemaker_run(), "en", extra={"region": "eu-<b>west</b>-1"}), "## Cost estimate")
+    assert en.strip() == "No prices for eu-&lt;b&gt;west&lt;/b&gt;-1 in the price table: no estimate."
+
+
+def test_retrained_runs_say_earlier_jobs_are_priced_by_training_time() -> None:
+    run = sagemaker_run()
+    run.attempts = [run.attempts[0].model_copy(update={"number": 1, "duration_seconds": 60.0}), run.attempts[0]]
+    en = render_report(run, "en")
+    assert "180 billable SageMaker seconds" in en  # 60 s (attempt 1's training time) + 120 s billed
+    assert "Earlier attempts' jobs are priced by their training time in place of billable time." in en
+
+
+def test_local_runs_have_no_cost_section() -> None:
+    for run in (passed_run(), training_failed_run()):
+        for lang in ("ja", "en"):
+            report = render_report(run, lang, extra={"region": "ap-northeast-1"})
+            assert "## Cost estimate" not in report and "## コスト見積もり" not in report
+
+
+def test_dollars_are_written_with_enough_digits_for_a_run() -> None:
+    assert [usd(0), usd(0.00001), usd(0.00457), usd(0.736), usd(12.3456)] == [
+        "$0", "<$0.0001", "$0.0046", "$0.7360", "$12.35",
+    ]
