@@ -3,15 +3,19 @@ the price table's date and the run's region; never in a local run's report."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from mlops.cost import estimate, usage_of
+from mlops.pipeline.models import RunState
 from mlops.report import render_report
 from mlops.report.cost import usd
 from tests.unit.test_cost import sagemaker_run
-from tests.unit.test_report import passed_run, section, training_failed_run
+from tests.unit.test_report import attempt, gate, passed_run, section, training_failed_run
 
 # sagemaker_run: iris, passed first time, 120 billable seconds on one ml.m5.large. By hand, at us-east-1's prices
 # of the table: SageMaker 120/3600 h * $0.115 = $0.00383; Step Functions 10 transitions * $0.000025 = $0.00025;
 # Lambda 11 invocations * $0.0000002 + 22 GB-s * $0.0000166667 = $0.00037; S3 16 PUT * $0.000005 + 14 GET *
-# $0.0000004 + DynamoDB (22 WRU, 6 RRU for a ~3 KB document) + KMS 6 * $0.000003 = about $0.00012.
+# $0.0000004 + DynamoDB (16 WRU, 6 RRU for a document under 2 KB) + KMS 6 * $0.000003 = about $0.00012.
 # Total about $0.00457.
 EN_LINE = (
     "- Estimated cost: $0.0046 (SageMaker $0.0038, Step Functions $0.0003, Lambda $0.0004, S3/DynamoDB $0.0001; "
@@ -75,3 +79,26 @@ def test_dollars_are_written_with_enough_digits_for_a_run() -> None:
     assert [usd(0), usd(0.00001), usd(0.00457), usd(0.736), usd(12.3456)] == [
         "$0", "<$0.0001", "$0.0046", "$0.7360", "$12.35",
     ]
+
+
+def exhausted_after(retrains: int) -> RunState:
+    run = sagemaker_run()
+    run.attempts = [attempt(number, 0.80) for number in range(1, retrains + 2)]
+    for each in run.attempts:
+        each.duration_seconds = 120.0  # the earlier jobs' training time stands in for their billable time
+    run.gate, run.status, run.registered, run.verify = gate(0.80, "exhausted"), "failed", None, None
+    return run
+
+
+def test_the_runs_priced_on_paper_in_the_docs_are_what_the_estimate_says() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "aws.md").read_text(encoding="utf-8")
+    cost_section = docs.split("\n## Cost\n", 1)[1]
+    first_time = estimate(usage_of(sagemaker_run()), "us-east-1")
+    assert f"| total | | about {usd(first_time.total)} |" in cost_section
+    for retrains, transitions, invocations in ((3, 28, 36), (2, 21, 27), (1, 14, 18)):
+        used = usage_of(exhausted_after(retrains))
+        assert (used.transitions, used.lambda_invocations) == (transitions, invocations)
+        priced = usd(estimate(used, "us-east-1").total)
+        assert f"| {priced} ({transitions} transitions, {invocations} invocations, {retrains + 1} jobs) |" in (
+            cost_section
+        ), priced
