@@ -54,7 +54,7 @@ RETRAIN_LOOP = ["BuildTrainingJob", "Train", "Evaluate", "Gate", "AwaitOperator"
 class Assumptions:
     """What the run document does not record, assumed alike for every run."""
 
-    lambda_memory_mb: int = 1024  # the pipeline template's MemorySize for the agents' functions (x86_64)
+    lambda_memory_mb: int = 512  # MemorySize of every function in infra/cloudformation/mlops-pipeline.yml (x86_64)
     lambda_seconds: float = 2.0  # mean billed duration of one agent invocation
     progress_events_per_job: int = 5  # EventBridge job state changes (Starting ... Completed) the progress Lambda gets
     # S3 requests per state entered: (PUT/COPY/POST/LIST, GET). Train's are per try, plus one GET per data file.

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -278,3 +280,13 @@ def test_only_a_run_trained_by_sagemaker_has_billable_time() -> None:
     local.training = TrainingOutcome(job_name="train-x-a1-t1")
     assert not ran_on_sagemaker(local) and usage_of(local).training == ()
     assert ran_on_sagemaker(sagemaker_run())
+
+
+def test_the_lambda_assumption_is_the_template_s_memory_and_architecture() -> None:
+    template = Path(__file__).resolve().parents[2] / "infra" / "cloudformation" / "mlops-pipeline.yml"
+    if not template.is_file():
+        pytest.skip("the pipeline stack's template is not in this tree yet")
+    text = template.read_text(encoding="utf-8")
+    sizes = {int(size) for size in re.findall(r"^\s+MemorySize:\s*(\d+)\s*$", text, re.MULTILINE)}
+    assert sizes == {Assumptions().lambda_memory_mb}
+    assert "arm64" not in text  # x86_64, Lambda's default, as the price table's lambda_architecture says

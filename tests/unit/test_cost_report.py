@@ -14,15 +14,16 @@ from tests.unit.test_report import attempt, gate, passed_run, section, training_
 
 # sagemaker_run: iris, passed first time, 120 billable seconds on one ml.m5.large. By hand, at us-east-1's prices
 # of the table: SageMaker 120/3600 h * $0.115 = $0.00383; Step Functions 10 transitions * $0.000025 = $0.00025;
-# Lambda 11 invocations * $0.0000002 + 22 GB-s * $0.0000166667 = $0.00037; S3 16 PUT * $0.000005 + 14 GET *
-# $0.0000004 + DynamoDB (16 WRU, 6 RRU for a document under 2 KB) + KMS 6 * $0.000003 = about $0.00012.
-# Total about $0.00457.
+# Lambda 11 invocations * $0.0000002 + 11 GB-s (512 MB * 2 s each) * $0.0000166667 = $0.00019; S3 16 PUT *
+# $0.000005 + 14 GET * $0.0000004 + DynamoDB (16 WRU, 6 RRU for a document under 2 KB) + KMS 6 * $0.000003 =
+# about $0.00011.
+# Total about $0.00438.
 EN_LINE = (
-    "- Estimated cost: $0.0046 (SageMaker $0.0038, Step Functions $0.0003, Lambda $0.0004, S3/DynamoDB $0.0001; "
+    "- Estimated cost: $0.0044 (SageMaker $0.0038, Step Functions $0.0003, Lambda $0.0002, S3/DynamoDB $0.0001; "
     "prices of 2026-12-02, us-east-1)"
 )
 JA_LINE = (
-    "- 推定コスト: $0.0046（SageMaker $0.0038、Step Functions $0.0003、Lambda $0.0004、S3/DynamoDB $0.0001。"
+    "- 推定コスト: $0.0044（SageMaker $0.0038、Step Functions $0.0003、Lambda $0.0002、S3/DynamoDB $0.0001。"
     "2026-12-02 時点の us-east-1 の価格）"
 )
 
@@ -34,7 +35,7 @@ def test_an_aws_report_carries_the_estimate_in_english_and_japanese() -> None:
     assert EN_LINE in en.splitlines() and JA_LINE in ja.splitlines()
     # AND it says what was counted and what assumed
     assert "10 state transitions and 11 Lambda invocations" in en and "120 billable SageMaker seconds" in en
-    assert "(1 × ml.m5.large)" in en and "1024 MB for 2 s per Lambda invocation (x86_64)" in en
+    assert "(1 × ml.m5.large)" in en and "512 MB for 2 s per Lambda invocation (x86_64)" in en
     assert "状態遷移 10 回" in ja and "Lambda 呼び出し 11 回" in ja and "課金対象時間 120 秒" in ja
 
 
@@ -50,7 +51,7 @@ def test_without_a_region_the_default_is_priced_and_named() -> None:
 
 def test_a_price_the_table_lacks_makes_the_total_a_lower_bound_and_is_named() -> None:
     en = section(render_report(sagemaker_run(), "en", extra={"region": "ap-northeast-1"}), "## Cost estimate")
-    assert "- Estimated cost: ≥ $0.0006 (SageMaker $0, " in en and "prices of 2026-12-02, ap-northeast-1)" in en
+    assert "- Estimated cost: ≥ $0.0005 (SageMaker $0, " in en and "prices of 2026-12-02, ap-northeast-1)" in en
     assert "- No price in the table for: SageMaker ml.m5.large, S3 PUT/LIST requests" in en
     assert "so the total is a lower bound" in en
 
