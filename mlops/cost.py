@@ -182,14 +182,14 @@ def ran_on_sagemaker(run: RunState) -> bool:
 
 
 def usage_of(run: RunState, assume: Assumptions | None = None) -> Usage:
+    """What the run used, as far as its document tells (see the module's docstring for what is assumed)."""
     assume = assume or Assumptions()
     states = states_entered(run)
     job_starts = sum(max(attempt.tries, 1) for attempt in run.attempts[: states.count("Train")])
-    invocations = sum(1 for name in states if _is_lambda(name)) + assume.progress_events_per_job * job_starts
-    puts, gets = _s3_requests(run, states, job_starts, assume)
-    document_kb = len(run.model_dump_json().encode()) / 1024
     agent_calls = sum(1 for name in states if _is_lambda(name))
-    registration = assume.registration_write_units if "Register" in states else 0
+    invocations = agent_calls + assume.progress_events_per_job * job_starts
+    puts, gets = _s3_requests(run, states, job_starts, assume)
+    writes, reads = _dynamodb_units(run, agent_calls, "Register" in states, assume)
     return Usage(
         transitions=len(states) + sum(max(attempt.tries - 1, 0) for attempt in run.attempts),
         lambda_invocations=invocations,
@@ -197,10 +197,17 @@ def usage_of(run: RunState, assume: Assumptions | None = None) -> Usage:
         training=_training_usage(run),
         s3_put_requests=puts,
         s3_get_requests=gets,
-        dynamodb_write_units=agent_calls * math.ceil(document_kb) + registration,
-        dynamodb_read_units=agent_calls * math.ceil(document_kb / 4),
+        dynamodb_write_units=writes,
+        dynamodb_read_units=reads,
         kms_requests=agent_calls,  # S3 bucket keys: about one data-key call per invocation, not one per object
     )
+
+
+def _dynamodb_units(run: RunState, agent_calls: int, registered: bool, assume: Assumptions) -> tuple[int, int]:
+    """Each agent's checkpoint writes the run document (a write unit per KB) and reads it (a read unit per 4 KB)."""
+    document_kb = len(run.model_dump_json().encode()) / 1024
+    registration = assume.registration_write_units if registered else 0
+    return agent_calls * math.ceil(document_kb) + registration, agent_calls * math.ceil(document_kb / 4)
 
 
 def _is_lambda(name: str) -> bool:
