@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -35,13 +37,37 @@ SERVICE = "mlops"  # also the logger's name: the adapters' `logging.getLogger("m
 Measure = tuple[str, MetricUnit, float]
 
 
+class _Stdout:
+    """The process's stdout as it is when a line is written (Lambda sends it to CloudWatch Logs)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@dataclass(frozen=True)
+class _Logging:
+    logger: Logger
+    level: int  # the level of the `mlops` logger during an invocation (POWERTOOLS_LOG_LEVEL, default INFO)
+
+
 @cache
+def _logging() -> _Logging:
+    """Made on the first invocation of a container. The handler is on the `mlops` logger only during an
+    invocation (`invocation`): code that imports this module but runs no handler logs as it did."""
+    std = logging.getLogger(SERVICE)
+    level = std.level
+    made = Logger(service=SERVICE, stream=_Stdout())  # type: ignore[arg-type]  # a text stream is all it needs
+    invocation_level = std.level
+    std.removeHandler(made.logger_handler)
+    std.setLevel(level)
+    return _Logging(made, invocation_level)
+
+
 def logger() -> Logger:
-    """Made on the first invocation of a container."""
-    made = Logger(service=SERVICE)
-    # Lambda's runtime puts a handler on the root logger: without this every line would be written twice.
-    logging.getLogger(SERVICE).propagate = False
-    return made
+    return _logging().logger
 
 
 @cache
@@ -50,7 +76,8 @@ def metrics() -> Metrics:
 
 
 def issue_of(run: RunState) -> str | None:
-    return f"{run.issue.repository}#{run.issue.number}" if run.issue.repository else None
+    issue = run.issue
+    return f"{issue.repository}#{issue.number}" if issue.repository and issue.number is not None else None
 
 
 def observe(agent: str, run: RunState, work: Callable[[RunState], RunState], context: Any = None) -> RunState:
@@ -70,15 +97,21 @@ def observe(agent: str, run: RunState, work: Callable[[RunState], RunState], con
 
 @contextmanager
 def invocation(agent: str, training_id: str, issue: str | None, context: Any, **keys: Any) -> Iterator[Logger]:
-    """The logger with this invocation's keys (a warm container's next invocation sets its own)."""
-    log = logger()
-    log.append_keys(training_id=training_id, issue=issue, agent=agent,
-                    request_id=getattr(context, "aws_request_id", None), **keys)
-    log.info("%s started", agent)
+    """The logger, with this invocation's keys on every line of the `mlops` logger meanwhile."""
+    setup, std = _logging(), logging.getLogger(SERVICE)
+    log, level = setup.logger, std.level
+    std.addHandler(log.logger_handler)
+    std.setLevel(setup.level)
+    added = {"training_id": training_id, "issue": issue, "agent": agent,
+             "request_id": getattr(context, "aws_request_id", None), **keys}
+    log.append_keys(**added)
     try:
+        log.info("%s started", agent)
         yield log
     finally:
-        log.remove_keys(["training_id", "issue", "agent", "request_id", *keys])
+        log.remove_keys(list(added))
+        std.removeHandler(log.logger_handler)
+        std.setLevel(level)
 
 
 def emit(agent: str, run: RunState) -> None:
