@@ -121,8 +121,11 @@ class GitHubClient:
 
     def dispatch(self, event_type: str, client_payload: Mapping[str, Any]) -> None:
         """Send a `repository_dispatch` event (a workflow `on: repository_dispatch` with this type answers it)."""
-        with self._call(f"sending the repository_dispatch {event_type}"):
-            self._repo.create_repository_dispatch(event_type, dict(client_payload))
+        what = f"sending the repository_dispatch {event_type}"
+        with self._call(what):
+            accepted = self._repo.create_repository_dispatch(event_type, dict(client_payload))
+        if not accepted:  # PyGithub answers False, not an exception, for anything but 204
+            raise GitHubError(f"GitHub API: {what}: refused (the token needs `contents: write` on the repository)")
 
     # -- labels --
 

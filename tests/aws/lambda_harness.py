@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from fake_github import FakeGitHub
@@ -75,14 +78,16 @@ def train(ports: Ports, document: dict[str, Any]) -> dict[str, Any]:
 
 
 class RecordingGitHub(FakeGitHub):
-    """The fake GitHub, also keeping every request body it received (to look for what must never be sent)."""
+    """The fake GitHub, also keeping every request's body and Authorization header."""
 
     def __init__(self) -> None:
         super().__init__(REPOSITORY)
         self.bodies: list[bytes] = []
+        self.authorizations: list[str] = []
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Any:
         self.bodies.append(body)
+        self.authorizations.append(headers.get("authorization", ""))
         return super().handle(method, target, headers, body)
 
 
@@ -92,3 +97,49 @@ def recording_github() -> Iterator[RecordingGitHub]:
         fake.add_issue(7, title="[MLOps] train iris", body="...", author="Codertocat", labels=["mlops:train"])
         yield fake
     assert not fake.problems, "requests GitHub's REST API description does not allow:\n" + "\n".join(fake.problems)
+
+
+@contextmanager
+def loopback_slack() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A Slack incoming webhook on loopback: (its URL, what it received)."""
+    received: list[dict[str, Any]] = []
+
+    class Webhook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/services/T0/B0/X", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port_url() -> str:
+    """A Slack URL where nothing listens (the connection is refused at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/services/T0/B0/X"
+
+
+def sns_mailbox(sns: Any, sqs: Any) -> tuple[str, str]:
+    """(topic ARN, queue URL): an SNS topic with an SQS queue subscribed, where e-mails would go."""
+    topic = sns.create_topic(Name="mlops-notifications")["TopicArn"]
+    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return topic, queue
+
+
+def mails(sqs: Any, queue: str) -> list[str]:
+    """The messages SNS delivered to the mailbox queue so far."""
+    received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"])["Message"] for message in received]
