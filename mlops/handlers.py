@@ -3,7 +3,8 @@ calls. The event is the run document (the state machine passes `$`); the result 
 the state machine takes as its whole state (`OutputPath: $.Payload`). An agent's exception propagates, so Lambda
 reports it with `errorType` = the exception's name: the name the flow's Retry and Catch match, as locally.
 
-Every invocation logs structured JSON lines and emits its metrics (mlops/backends/aws/observability.py).
+Every invocation logs structured JSON lines and emits its metrics (mlops/backends/aws/observability.py). What is
+AWS-only comes through mlops/lambda_runtime.py, so this module names no backend.
 
 AwaitOperator's event is `{"run": <document>, "task_token": <token>}` (`lambda:invoke.waitForTaskToken`): the
 handler keeps the token in the run table, keyed by repository and issue, and nowhere else
@@ -19,9 +20,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from mlops.backends.aws import operator_wait
-from mlops.backends.aws.lambda_runtime import LambdaRuntime, lambda_runtime, report_progress
-from mlops.backends.aws.observability import observe
+from mlops import lambda_runtime as aws
+from mlops.lambda_runtime import LambdaRuntime
 from mlops.pipeline import agents
 from mlops.pipeline.agents import Agent, Ports
 from mlops.pipeline.models import RunState
@@ -40,7 +40,7 @@ def ports() -> Ports:
 
 @cache
 def runtime() -> LambdaRuntime:
-    return lambda_runtime(Settings.from_env())
+    return aws.lambda_runtime(Settings.from_env())
 
 
 def _handler(name: str, agent: Callable[[], Agent]) -> Handler:
@@ -48,7 +48,7 @@ def _handler(name: str, agent: Callable[[], Agent]) -> Handler:
 
     def handle(event: Event, context: Any = None) -> Event:
         run = RunState.model_validate(event)
-        return observe(name, run, lambda run: agent()(run, ports()), context).model_dump(mode="json")
+        return aws.observe(name, run, lambda run: agent()(run, ports()), context).model_dump(mode="json")
 
     handle.__name__ = handle.__qualname__ = name
     return handle
@@ -56,23 +56,25 @@ def _handler(name: str, agent: Callable[[], Agent]) -> Handler:
 
 def await_operator(event: Event, context: Any = None) -> Event:
     run, token = RunState.model_validate(event["run"]), event["task_token"]
-    wait = observe("await_operator", run, lambda run: operator_wait.await_operator(run, token, runtime().tokens,
-                                                                                   ports()), context)
-    return wait.model_dump(mode="json")
+
+    def wait(run: RunState) -> RunState:
+        return aws.await_operator(run, token, runtime().tokens, ports())
+
+    return aws.observe("await_operator", run, wait, context).model_dump(mode="json")
 
 
 def progress(event: Event, context: Any = None) -> dict[str, str]:
-    return report_progress(event, runtime().github, context)
+    return aws.report_progress(event, runtime().github, context)
 
 
 prepare_data = _handler("prepare_data", lambda: agents.prepare_data)
 build_training_job = _handler("build_training_job", lambda: agents.build_training_job)
 evaluate = _handler("evaluate", lambda: agents.evaluate)
 apply_operator_answer = _handler(
-    "apply_operator_answer", lambda: operator_wait.forgetting_the_token(agents.apply_operator_answer, runtime().tokens)
+    "apply_operator_answer", lambda: aws.forgetting_the_token(agents.apply_operator_answer, runtime().tokens)
 )
 expire_operator_wait = _handler(
-    "expire_operator_wait", lambda: operator_wait.forgetting_the_token(agents.expire_operator_wait, runtime().tokens)
+    "expire_operator_wait", lambda: aws.forgetting_the_token(agents.expire_operator_wait, runtime().tokens)
 )
 register = _handler("register", lambda: agents.register)
 verify = _handler("verify", lambda: agents.verify)

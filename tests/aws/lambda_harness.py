@@ -4,7 +4,6 @@ run documents, a training as the Train state runs it, and a fake GitHub that kee
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from typing import Any
 from fake_github import FakeGitHub
 
 from mlops import handlers
-from mlops.backends.aws import observability
 from mlops.pipeline.agents import Ports
 from mlops.pipeline.models import Attempt, GateResult, IssueRef, RunState
 from mlops.request import validate_request
@@ -28,20 +26,17 @@ IRIS = {"learning_type": "supervised", "algorithm": "random_forest", "dataset_id
 
 @contextmanager
 def lambda_container() -> Iterator[None]:
-    """A cold container: the handlers' caches empty, and the `mlops` logger as it was once the test is over."""
-    std = logging.getLogger("mlops")
-    saved = dict(vars(std))
+    """A cold container: the handlers' caches empty (the powertools logger is made once per process, like a
+    container's, and writes to whatever stdout is then, a test's capture included)."""
     _clear_caches()
     try:
         yield
     finally:
         _clear_caches()
-        vars(std).clear()
-        vars(std).update(saved)
 
 
 def _clear_caches() -> None:
-    for cached in (handlers.ports, handlers.runtime, observability._logging, observability.metrics):
+    for cached in (handlers.ports, handlers.runtime):
         if hasattr(cached, "cache_clear"):  # a test may have replaced it (the ports, say)
             cached.cache_clear()
 

@@ -1,5 +1,8 @@
-"""What a Lambda container keeps between invocations besides the ports: the run table's task tokens and GitHub
-access (for the progress agent), built once from the settings; and the progress agent's work.
+"""The Lambdas' side of the composition root: what a container keeps besides the ports (mlops.services builds
+those), chosen from the settings like the ports are: the run table's task tokens (the operator's wait) and GitHub
+access (the progress agent); and the AWS-only work the handlers delegate to (logs and metrics, the wait, the
+progress agent). mlops/handlers.py imports only this, the agents and the settings, so it stays as thin and as
+free of backends as tests/unit/test_engine_neutral.py asks.
 """
 
 from __future__ import annotations
@@ -8,11 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.backends.aws.github_status import GitHubAccess
-from mlops.backends.aws.observability import invocation, logger
-from mlops.backends.aws.operator_wait import TaskTokens
+from mlops.backends.aws.observability import invocation, logger, observe
+from mlops.backends.aws.operator_wait import TaskTokens, await_operator, forgetting_the_token
 from mlops.backends.aws.progress import job_change, show_progress
 from mlops.errors import MlopsError, UsageError
 from mlops.settings import Settings
+
+__all__ = ["LambdaRuntime", "await_operator", "forgetting_the_token", "lambda_runtime", "observe", "report_progress"]
 
 
 @dataclass
