@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 
 from mlops.action.context import HISTORY_PATH
-from mlops.action.record import EVENT_TYPE, dispatch_command
 from mlops.action.status import StatusComment, StatusView
 from mlops.backends.aws.secrets import SecretCache
 from mlops.errors import MlopsError, UsageError
@@ -73,6 +72,10 @@ class GitHubChannel:
             log.warning("the status comment of %s#%s not updated: %s", repository, number, exc)
 
     def _dispatch_finished(self, run: RunState, repository: str) -> None:
+        # Here, not at the top: the record mode's module (and the webhook models it loads) costs a cold start of
+        # every Lambda about 0.5 s, and only Publish needs its two names.
+        from mlops.action.record import EVENT_TYPE, dispatch_command
+
         try:
             self.access.client(repository).dispatch(EVENT_TYPE, {"training_id": run.training_id})
         except MlopsError as exc:
