@@ -138,6 +138,10 @@ class AwsSettings:
     github_token_secret: str | None = None  # MLOPS_GITHUB_TOKEN_SECRET: Secrets Manager id of the GitHub token
     slack_url_secret: str | None = None  # MLOPS_SLACK_URL_SECRET: Secrets Manager id of the Slack webhook URL
     sagemaker_role_arn: str | None = None  # MLOPS_SAGEMAKER_ROLE_ARN: the role SageMaker training jobs run as
+    # The GitHub the Lambdas talk to (GitHub's own names, as the action reads them on a runner); GitHub Enterprise
+    # Server: GITHUB_API_URL=https://HOST/api/v3, GITHUB_SERVER_URL=https://HOST.
+    github_api_url: str = "https://api.github.com"  # GITHUB_API_URL
+    github_server_url: str = "https://github.com"  # GITHUB_SERVER_URL: links to the repository's files
 
     def endpoint_for(self, service_env_name: str) -> str | None:
         """The endpoint of one service (`S3`, `SFN`, `SECRETS_MANAGER`...), else the general one, else None."""
@@ -151,6 +155,8 @@ class AwsSettings:
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             service_endpoints=_service_endpoints(env),
             max_attempts=max(1, whole_number_setting(env, "MLOPS_AWS_MAX_ATTEMPTS", cls.max_attempts)),
+            github_api_url=(env.get("GITHUB_API_URL") or cls.github_api_url).rstrip("/"),
+            github_server_url=(env.get("GITHUB_SERVER_URL") or cls.github_server_url).rstrip("/"),
             **{name: env.get(variable) or None for name, variable in AWS_NAMES.items()},
         )
 

@@ -16,6 +16,7 @@ import base64
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from mlops.errors import GitHubError
@@ -58,6 +59,7 @@ class CommentData:
     id: int
     body: str
     url: str
+    updated_at: datetime | None = None  # when the comment was last edited (what find_comment saw)
 
 
 class GitHubClient:
@@ -92,7 +94,7 @@ class GitHubClient:
         with self._call(f"listing the comments of issue #{number}"):
             for comment in self._repo.get_issue(number).get_comments():
                 if marker in (comment.body or ""):
-                    return CommentData(comment.id, comment.body, comment.html_url)
+                    return CommentData(comment.id, comment.body, comment.html_url, comment.updated_at)
         return None
 
     def comment(self, number: int, body: str) -> CommentData:
@@ -116,6 +118,14 @@ class GitHubClient:
     def react(self, number: int, comment_id: int, content: str) -> None:
         with self._call(f"reacting to comment {comment_id}"):
             self._repo.get_issue(number).get_comment(comment_id).create_reaction(content)
+
+    def dispatch(self, event_type: str, client_payload: Mapping[str, Any]) -> None:
+        """Send a `repository_dispatch` event (a workflow `on: repository_dispatch` with this type answers it)."""
+        what = f"sending the repository_dispatch {event_type}"
+        with self._call(what):
+            accepted = self._repo.create_repository_dispatch(event_type, dict(client_payload))
+        if not accepted:  # PyGithub answers False, not an exception, for anything but 204
+            raise GitHubError(f"GitHub API: {what}: refused (the token needs `contents: write` on the repository)")
 
     # -- labels --
 

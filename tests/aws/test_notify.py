@@ -13,7 +13,7 @@ from mlops.backends.aws.clients import AwsClients
 from mlops.backends.aws.secrets import SecretCache
 from mlops.backends.aws.sns import SnsNotifier, aws_notifier
 from mlops.errors import UsageError
-from mlops.settings import AwsSettings
+from mlops.settings import AwsSettings, Settings
 from tests.aws.aws_harness import make_run
 
 
@@ -92,7 +92,7 @@ def test_the_aws_notifier_tells_slack_and_the_mailbox(
     url, received = slack
     aws.client("secretsmanager").create_secret(Name="mlops/slack", SecretString=url)
     settings = AwsSettings(region="us-east-1", slack_url_secret="mlops/slack", sns_topic_arn=topic)
-    notifier = aws_notifier(settings, aws.client("sns"), SecretCache(aws.client("secretsmanager")))
+    notifier = aws_notifier(Settings(aws=settings), aws)
     notifier.notify(make_run(), "run succeeded: iris-svm v1.0.0")
     assert "run succeeded: iris-svm v1.0.0" in received[0]["text"]
     assert delivered(aws, queue)[0]["Message"] == "run succeeded: iris-svm v1.0.0"
@@ -103,6 +103,7 @@ def test_a_missing_slack_secret_only_turns_slack_off(
 ) -> None:
     topic, queue = mailbox
     settings = AwsSettings(region="us-east-1", slack_url_secret="mlops/none", sns_topic_arn=topic)
-    aws_notifier(settings, aws.client("sns"), SecretCache(aws.client("secretsmanager"))).notify(make_run(), "hi")
-    assert "Slack notifications are off: MLOPS_SLACK_URL_SECRET: no secret mlops/none" in caplog.text
+    aws_notifier(Settings(aws=settings), aws).notify(make_run(), "hi")
+    skipped = "Slack notification for train-20250110-123456-abcd not sent: MLOPS_SLACK_URL_SECRET: no secret mlops/none"
+    assert skipped in caplog.text
     assert delivered(aws, queue)[0]["Message"] == "hi"

@@ -1,5 +1,6 @@
 """E-mail notifications through an SNS topic (its subscribers confirm their addresses with SNS), and the AWS
-notifier: Slack (its webhook URL in Secrets Manager) and SNS, each if configured.
+notifier: the status comment and the run-finished dispatch (mlops/backends/aws/github_status.py), Slack (its
+webhook URL in Secrets Manager) and SNS, each if configured.
 
 As with Slack, a notification that cannot be delivered is logged, never raised: telling people about a run must
 not fail the run.
@@ -10,14 +11,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mlops.backends.aws.clients import aws_call
+from mlops.backends.aws.clients import AwsClients, aws_call
+from mlops.backends.aws.github_status import GitHubAccess, GitHubChannel
 from mlops.backends.aws.secrets import SecretCache
-from mlops.backends.local.slack import FanOutNotifier, SlackNotifier
+from mlops.backends.local.slack import SlackNotifier
 from mlops.errors import MlopsError
 from mlops.pipeline.models import RunState
 from mlops.ports import Notifier
 from mlops.report.markdown import plain_text
-from mlops.settings import AwsSettings
+from mlops.settings import Settings
 
 log = logging.getLogger("mlops")
 MAX_SUBJECT = 100  # SNS: at most 100 printable ASCII characters, no line breaks
@@ -43,17 +45,51 @@ def subject(run: RunState) -> str:
     return printable[:MAX_SUBJECT]
 
 
-def aws_notifier(settings: AwsSettings, sns: Any, secrets: SecretCache) -> Notifier:
-    """Slack and e-mail, each when its setting is there; a Slack secret that cannot be read only skips Slack."""
-    notifiers: list[Notifier] = []
-    if settings.slack_url_secret:
+class SecretSlack:
+    """Slack with the webhook URL read from Secrets Manager when a notification is sent (cached per container),
+    so a secret created or rotated after the container started is used, and a missing one only skips Slack."""
+
+    def __init__(self, secrets: SecretCache, secret_id: str) -> None:
+        self.secrets, self.secret_id = secrets, secret_id
+
+    def notify(self, run: RunState, message: str) -> None:
         try:
-            notifiers.append(SlackNotifier(secrets.get(settings.slack_url_secret, "MLOPS_SLACK_URL_SECRET")))
+            url = self.secrets.get(self.secret_id, "MLOPS_SLACK_URL_SECRET")
         except MlopsError as exc:
-            log.warning("Slack notifications are off: %s", exc)
-    if settings.sns_topic_arn:
-        notifiers.append(SnsNotifier(sns, settings.sns_topic_arn))
-    return FanOutNotifier(*notifiers)
+            log.warning("Slack notification for %s not sent: %s", run.training_id, exc)
+            return
+        SlackNotifier(url).notify(run, message)
+
+
+class Channels:
+    """Every configured channel, each on its own: one that fails (even with an unexpected error) is logged and
+    the others are still told. Telling people about a run never fails the run."""
+
+    def __init__(self, channels: dict[str, Notifier]) -> None:
+        self.channels = channels
+
+    def notify(self, run: RunState, message: str) -> None:
+        for name, channel in self.channels.items():
+            try:
+                channel.notify(run, message)
+            except Exception as exc:  # any failure of one channel must leave the others working
+                log.warning("%s notification for %s failed: %s: %s", name, run.training_id, type(exc).__name__, exc)
+
+
+def aws_notifier(settings: Settings, clients: AwsClients | None = None) -> Notifier:
+    """The AWS notifier from the settings: the status comment and the run-finished dispatch (GitHub), Slack and
+    e-mail (SNS), each when its setting is there. Secrets are read when a notification is sent, not here."""
+    aws = settings.aws
+    clients = clients or AwsClients(aws)
+    secrets = SecretCache(clients.client("secretsmanager"))
+    channels: dict[str, Notifier] = {}
+    if aws.github_token_secret:
+        channels["GitHub"] = GitHubChannel(GitHubAccess(aws, secrets), settings.report_lang)
+    if aws.slack_url_secret:
+        channels["Slack"] = SecretSlack(secrets, aws.slack_url_secret)
+    if aws.sns_topic_arn:
+        channels["e-mail"] = SnsNotifier(clients.client("sns"), aws.sns_topic_arn)
+    return Channels(channels)
 
 
 def _fits_the_port(notifier: SnsNotifier) -> Notifier:  # mypy proves the notifier fits the port
