@@ -21,10 +21,12 @@ from mlops.pipeline.models import OperatorDecision, RunState, new_training_id
 from mlops.pipeline.runner import LocalRunner, error_name
 from mlops.request import validate_request
 from mlops.services import Services, build_services
-from mlops.settings import Settings
-from tests.aws.conftest import create, substitute, wait
+from mlops.settings import AwsSettings, Settings
+from tests.aws.conftest import REGION, create, substitute, wait
 from tests.aws.sagemaker_jobs import TrainingJobs, serve_training_jobs
 from tests.pipeline.conftest import wrapper_script
+
+TRAINING_SOURCE = "s3://mlops-code/training/sourcedir.tar.gz"  # MLOPS_TRAINING_SOURCE of the Lambdas
 
 
 @dataclass
@@ -75,6 +77,7 @@ class MotoEngine:
     name = "moto"
 
     def __init__(self, settings: Settings, sfn: Any, monkeypatch: pytest.MonkeyPatch, flow: Flow = FLOW) -> None:
+        settings = dataclasses.replace(settings, aws=AwsSettings(region=REGION, training_source=TRAINING_SOURCE))
         self.services: Services = build_services(settings)
         self.settings, self.sfn, self.delays = settings, sfn, list[float]()
         self.jobs = TrainingJobs(self.services.ports.store)
@@ -112,6 +115,11 @@ class MotoEngine:
         walk.states = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
         walk.run = RunState.model_validate(json.loads(_last_document(events)))
         return walk
+
+    def requests(self, walk: Walk) -> list[dict[str, Any]]:
+        """What the execution's training-job states sent to CreateTrainingJob, in order."""
+        scheduled = [e["taskScheduledEventDetails"] for e in self._events(walk.handle) if e["type"] == "TaskScheduled"]
+        return [json.loads(s["parameters"]) for s in scheduled if "createTrainingJob" in s["resource"]]
 
     def _waiting(self, arn: str) -> bool:
         events = self._events(arn)

@@ -71,12 +71,14 @@ class TrainingJobs:
 
 
 def _environment(job: Any, model_dir: Path, output_dir: Path) -> dict[str, str]:
-    """SageMaker's script-mode contract: decoded hyperparameters, a directory per channel."""
+    """SageMaker's script-mode contract: decoded hyperparameters (the container keeps its own `sagemaker_*` keys
+    out of SM_HPS), a directory per channel."""
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.input_data_config or []}
+    hps = {name: json.loads(value) for name, value in job.hyper_parameters.items() if not name.startswith("sagemaker_")}
     environment = {
         "SM_MODEL_DIR": str(model_dir),
         "SM_OUTPUT_DATA_DIR": str(output_dir),
-        "SM_HPS": json.dumps({name: json.loads(value) for name, value in job.hyper_parameters.items()}),
+        "SM_HPS": json.dumps(hps),
         "SM_CHANNELS": json.dumps(sorted(channels)),
     }
     return environment | {f"SM_CHANNEL_{name.upper()}": str(_path(uri)) for name, uri in channels.items()}
