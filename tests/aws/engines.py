@@ -26,6 +26,11 @@ from tests.aws.conftest import REGION, create, substitute, wait
 from tests.aws.sagemaker_jobs import TrainingJobs, serve_training_jobs
 from tests.pipeline.conftest import wrapper_script
 
+# A hyperparameter the entry point refuses, slipped past the request's check (the training job rejects its input).
+MISSPELT_HYPERPARAMETER = (
+    "import json\nhps = json.loads(os.environ['SM_HPS'])\nhps['n_estimator'] = 5\n"
+    "os.environ['SM_HPS'] = json.dumps(hps)"
+)
 TRAINING_SOURCE = "s3://mlops-code/training/sourcedir.tar.gz"  # MLOPS_TRAINING_SOURCE of the Lambdas
 
 
@@ -63,10 +68,16 @@ class LocalEngine:
         return walk
 
     def crash_training(self, tmp_path: Any) -> None:
-        script = wrapper_script(tmp_path / "crash.py", "print('simulated crash: out of memory'); sys.exit(137)")
+        crash = "print('simulated crash: out of memory'); sys.exit(137)"
+        self._train_with(wrapper_script(tmp_path / "crash.py", crash))
+
+    def reject_input(self, tmp_path: Any) -> None:
+        self._train_with(wrapper_script(tmp_path / "misspelt.py", MISSPELT_HYPERPARAMETER))
+
+    def _train_with(self, command: str) -> None:
         self.services.close()
-        crashing = LocalEngine(dataclasses.replace(self.settings, train_command=script), self.runner.flow)
-        self.services, self.runner = crashing.services, crashing.runner
+        wrapped = LocalEngine(dataclasses.replace(self.settings, train_command=command), self.runner.flow)
+        self.services, self.runner = wrapped.services, wrapped.runner
         self.runner.sleep, self.runner.on_step = self.delays.append, self._entered
 
     def close(self) -> None:
@@ -100,6 +111,9 @@ class MotoEngine:
 
     def crash_training(self, tmp_path: Any) -> None:
         self.jobs.crash = True
+
+    def reject_input(self, tmp_path: Any) -> None:
+        self.jobs.reject = True
 
     def close(self) -> None:
         self.services.close()

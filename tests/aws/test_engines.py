@@ -101,6 +101,13 @@ SCENARIOS = {
         [None],
         before=_passing_run_then(lambda engine, tmp_path: engine.crash_training(tmp_path)),
     ),
+    "training rejects its input": Scenario(
+        IRIS,
+        [*START[:-1], "HandleFailure", *FAILS],
+        "failed",
+        [None],
+        before=lambda engine, tmp_path: engine.reject_input(tmp_path),
+    ),
     "operator aborts": Scenario(WEAK_TREE, [*START, *ASKS, *FAILS], "failed", [False], (abort,)),
     "operator's wait times out": Scenario(
         WEAK_TREE,
@@ -166,9 +173,13 @@ def test_both_engines_walk_the_scenario_through_the_same_states(engine_for, scen
     assert walk.run.report and engine.settings.history_dir.joinpath(Path(walk.run.report).name).is_file()
     if scenario.status == "succeeded":
         assert_what_the_training_ran_on(engine, walk.run.training)
-    if "HandleFailure" in scenario.states:
+    rejected = walk.run.error is not None and walk.run.error.type == "TrainingRejected"
+    if "HandleFailure" in scenario.states and not rejected:  # a crashing job: retried 3 times with back-off
         assert walk.run.attempts[0].tries == 4 and "out of memory" in walk.run.error.message
         assert engine.delays == [0.01, 0.02, 0.04] if engine.name == "local" else engine.delays == [2, 4, 8]
+    if rejected:  # failed at once, without a retry, with the entry point's reason
+        assert walk.run.attempts[0].tries == 1 and engine.delays == []
+        assert "n_estimator" in walk.run.error.message and "retrying would not help" in walk.run.error.message
     if "Rollback" in scenario.states:
         assert walk.run.rolled_back_to == "v1.0.0"
         assert engine.services.ports.registry.current("iris-classifier") == "v1.0.0"
