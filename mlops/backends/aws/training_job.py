@@ -1,4 +1,7 @@
-"""The SageMaker CreateTrainingJob request for one try of a training, as plain boto3/Step Functions parameters.
+"""The SageMaker CreateTrainingJob request for one try of a job (training, or verifying a registered model), as
+plain boto3/Step Functions parameters: exactly what the compiled Train and Verify states send (mlops/pipeline/
+asl.py maps the same fields from the run document; the deployment's role, image, KMS key and instance type are
+`JobConfig.substitutions()`).
 
 No SageMaker SDK (a 1 GB install, 2.4 s to import): the request is a dict that Step Functions' createTrainingJob
 integration or boto3 takes as it is, and tests/aws/test_training_job.py validates it against botocore's own
@@ -9,9 +12,9 @@ Image: the AWS scikit-learn framework image, pinned per region, and our package 
 the entry point already follows the script-mode contract (SM_* variables) the local trainer imitates, so what
 passes locally passes there; AWS builds, patches and scans the framework image, where our own would need an ECR
 repository, a build-and-push job in the deployment and its own vulnerability scanning; and a code change ships as
-a small tarball, not a new image. The price: our dependencies (pydantic, skops, and a scikit-learn newer than the
-image's) must travel in the source bundle (a requirements.txt with wheels vendored beside it, since the job runs
-without internet access), and the image's framework version is a choice to keep in step with the train extra.
+a small tarball, not a new image. The price: what the image lacks (skops, gymnasium, matplotlib) travels as the
+bundle's requirements.txt (mlops/backends/aws/training_source.py), and the image's framework version is a choice
+to keep in step with the train extra (a test checks them against each other).
 """
 
 from __future__ import annotations
