@@ -142,6 +142,9 @@ class AwsSettings:
     # Server: GITHUB_API_URL=https://HOST/api/v3, GITHUB_SERVER_URL=https://HOST.
     github_api_url: str = "https://api.github.com"  # GITHUB_API_URL
     github_server_url: str = "https://github.com"  # GITHUB_SERVER_URL: links to the repository's files
+    training_source: str | None = None  # MLOPS_TRAINING_SOURCE: s3://.../sourcedir.tar.gz, the script-mode source
+    training_image: str | None = None  # MLOPS_TRAINING_IMAGE: instead of the pinned scikit-learn framework image
+    training_instance_type: str = "ml.m5.large"  # MLOPS_TRAINING_INSTANCE_TYPE
 
     def endpoint_for(self, service_env_name: str) -> str | None:
         """The endpoint of one service (`S3`, `SFN`, `SECRETS_MANAGER`...), else the general one, else None."""
@@ -157,7 +160,7 @@ class AwsSettings:
             max_attempts=max(1, whole_number_setting(env, "MLOPS_AWS_MAX_ATTEMPTS", cls.max_attempts)),
             github_api_url=(env.get("GITHUB_API_URL") or cls.github_api_url).rstrip("/"),
             github_server_url=(env.get("GITHUB_SERVER_URL") or cls.github_server_url).rstrip("/"),
-            **{name: env.get(variable) or None for name, variable in AWS_NAMES.items()},
+            **{name: env.get(variable) or getattr(cls, name) for name, variable in AWS_NAMES.items()},
         )
 
 
@@ -174,4 +177,7 @@ AWS_NAMES = {
     "github_token_secret": "MLOPS_GITHUB_TOKEN_SECRET",
     "slack_url_secret": "MLOPS_SLACK_URL_SECRET",
     "sagemaker_role_arn": "MLOPS_SAGEMAKER_ROLE_ARN",
+    "training_source": "MLOPS_TRAINING_SOURCE",
+    "training_image": "MLOPS_TRAINING_IMAGE",
+    "training_instance_type": "MLOPS_TRAINING_INSTANCE_TYPE",
 }
