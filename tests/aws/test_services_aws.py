@@ -96,6 +96,24 @@ def test_every_missing_setting_is_named_in_one_error() -> None:
         "AWS_REGION", "MLOPS_BUCKET", "MLOPS_RUN_TABLE"]
 
 
+
+@pytest.mark.parametrize(("value", "days"), [(None, 365), ("30", 30), ("36500", 36500)])
+def test_the_audit_retention_is_read_once_in_days(aws_env: dict[str, str], value: str | None, days: int) -> None:
+    env = {**aws_env, **({"MLOPS_AUDIT_RETENTION_DAYS": value} if value else {})}
+    history = build_ports(Settings.from_env(env)).history
+    assert isinstance(history, S3History) and history.audit.days == days
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("0", "MLOPS_AUDIT_RETENTION_DAYS: must be at least 1 day (got '0')"),
+    ("36501", "MLOPS_AUDIT_RETENTION_DAYS: must be at most 36500 (got '36501')"),
+    ("a year", "MLOPS_AUDIT_RETENTION_DAYS: 'a year' is not a number"),
+])
+def test_a_retention_s3_would_refuse_is_refused_up_front(value: str, problem: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        Settings.from_env({"MLOPS_AUDIT_RETENTION_DAYS": value})
+    assert raised.value.problems[0].startswith(problem)
+
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     code = main([*argv, "--json"])
     captured = capsys.readouterr()
