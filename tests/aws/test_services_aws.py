@@ -167,3 +167,9 @@ def test_the_local_cli_does_not_import_boto3(tmp_path: Path) -> None:
     finished = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 0, finished.stderr
     assert finished.stderr.strip().splitlines()[-1] == "False False"
+
+
+def test_an_unknown_backend_is_named_with_the_ones_there_are(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("MLOPS_BACKEND", "sagemaker")
+    code, error, _ = cli(capsys, "runs")
+    assert code == 2 and error["problems"] == ["MLOPS_BACKEND: 'sagemaker' is not a backend; use one of local, aws"]
