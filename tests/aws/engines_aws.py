@@ -23,7 +23,6 @@ from mlops.backends.aws.dynamodb_runs import DynamoRunStore
 from mlops.backends.aws.dynamodb_table import TABLE_DEFINITION
 from mlops.backends.aws.s3_store import S3ArtifactStore
 from mlops.backends.aws.wiring import aws_ports, run_table
-from mlops.backends.local.trainer import LocalTrainer
 from mlops.pipeline.artifacts import MODEL_ARCHIVE, OUTPUT_ARCHIVE, pack
 from mlops.pipeline.asl import render
 from mlops.pipeline.flow import FLOW, Flow
@@ -32,7 +31,7 @@ from mlops.pipeline.runner import LocalRunner
 from mlops.services import Services
 from mlops.settings import AwsSettings, Settings
 from tests.aws.conftest import REGION, create, substitute
-from tests.aws.engines import MotoEngine, _record_retry_sleeps, _route_lambda_to_handlers
+from tests.aws.engines import TRAINING_SOURCE, MotoEngine, _record_retry_sleeps, _route_lambda_to_handlers
 from tests.aws.sagemaker_jobs import TrainingJobs, serve_training_jobs
 
 BUCKET, AUDIT, TABLE = "mlops-artifacts", "mlops-audit", "mlops-runs"
@@ -49,7 +48,7 @@ def deploy_on_moto(settings: Settings) -> Settings:
     clients.client("dynamodb").create_table(TableName=TABLE, **TABLE_DEFINITION)
     key = clients.client("kms").create_key()["KeyMetadata"]["KeyId"]
     aws = AwsSettings(region=REGION, max_attempts=2, bucket=BUCKET, run_table=TABLE, kms_key_id=key,
-                      audit_bucket=AUDIT, audit_retention_days=1)
+                      audit_bucket=AUDIT, audit_retention_days=1, training_source=TRAINING_SOURCE)
     return Settings(backend="aws", home=settings.home, history_dir=settings.history_dir,
                     retry_base_delay=settings.retry_base_delay, train_timeout=settings.train_timeout, aws=aws)
 
@@ -62,10 +61,8 @@ class AwsMotoEngine(MotoEngine):
     def __init__(self, settings: Settings, sfn: Any, monkeypatch: pytest.MonkeyPatch, flow: Flow = FLOW) -> None:
         self.settings, self.sfn, self.delays = deploy_on_moto(settings), sfn, list[float]()
         clients = AwsClients(self.settings.aws)
-        ports = aws_ports(self.settings, clients)
+        ports = aws_ports(self.settings, clients)  # its trainer refuses: every job, Verify's too, is SageMaker's
         assert isinstance(ports.store, S3ArtifactStore)
-        # The flow on main still verifies inside the Verify Lambda: load the model from S3 in this container.
-        ports.trainer = LocalTrainer(ports.store, timeout=settings.train_timeout)  # type: ignore[arg-type]
         runs = DynamoRunStore(run_table(self.settings, clients))
         self.services = Services(ports, runs, LocalRunner(ports, runs))
         self.jobs = S3TrainingJobs(ports.store)
@@ -77,8 +74,9 @@ class AwsMotoEngine(MotoEngine):
 
 
 class S3TrainingJobs(TrainingJobs):
-    """The jobs moto was asked to create, run for real on S3: each channel downloaded from its S3 prefix, the
-    model and outputs packed and uploaded to `<S3OutputPath>/<job name>/output/`, as SageMaker does."""
+    """The jobs moto was asked to create (training and verification), run for real on S3: each channel downloaded
+    from its S3 prefix, the model and outputs packed and uploaded to `<S3OutputPath>/<job name>/output/`, as
+    SageMaker does; `crash` and `reject` as in TrainingJobs."""
 
     def __init__(self, store: S3ArtifactStore) -> None:
         super().__init__(store)  # type: ignore[arg-type]
@@ -94,7 +92,7 @@ class S3TrainingJobs(TrainingJobs):
             }
             finished = subprocess.run(
                 [sys.executable, "-m", "mlops.training"],
-                env={**os.environ, **_environment(job, channels, model_dir, output_dir)},
+                env={**os.environ, **_environment(job, channels, model_dir, output_dir, self.reject)},
                 capture_output=True, text=True, timeout=600,
             )
             if finished.returncode != 0:
@@ -114,12 +112,18 @@ def _uri(channel: dict[str, Any]) -> str:
     return str(channel["DataSource"]["S3DataSource"]["S3Uri"])
 
 
-def _environment(job: Any, channels: dict[str, Path], model_dir: Path, output_dir: Path) -> dict[str, str]:
-    """SageMaker's script-mode contract: decoded hyperparameters, a directory per channel."""
+def _environment(
+    job: Any, channels: dict[str, Path], model_dir: Path, output_dir: Path, reject: bool
+) -> dict[str, str]:
+    """SageMaker's script-mode contract: decoded hyperparameters (without the container's own `sagemaker_*`
+    keys), a directory per channel; `reject` misspells a hyperparameter of a training job, as TrainingJobs does."""
+    hps = {name: json.loads(value) for name, value in job.hyper_parameters.items() if not name.startswith("sagemaker_")}
+    if reject and "mlops_algorithm" in hps:
+        hps["n_estimator"] = 5  # not random_forest's n_estimators
     return {
         "SM_MODEL_DIR": str(model_dir),
         "SM_OUTPUT_DATA_DIR": str(output_dir),
-        "SM_HPS": json.dumps({name: json.loads(value) for name, value in job.hyper_parameters.items()}),
+        "SM_HPS": json.dumps(hps),
         "SM_CHANNELS": json.dumps(sorted(channels)),
         **{f"SM_CHANNEL_{name.upper()}": str(path) for name, path in channels.items()},
     }

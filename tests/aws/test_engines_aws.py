@@ -14,7 +14,7 @@ from mlops.history import HistoryLog
 from mlops.settings import Settings
 from tests.aws.engines import LocalEngine, Walk
 from tests.aws.engines_aws import AUDIT, BUCKET, AwsMotoEngine
-from tests.aws.test_engines import SCENARIOS, Scenario
+from tests.aws.test_engines import SCENARIOS, Scenario, assert_what_the_training_ran_on
 
 
 def walk(engine: Any, scenario: Scenario, tmp_path: Path) -> Walk:
@@ -71,9 +71,15 @@ def test_the_state_machine_on_the_aws_adapters_walks_as_the_local_runner(
         assert s3.head_object(Bucket=bucket, Key=f"history/{report}")["ContentLength"] > 0
     with aws.services.ports.store.local_path("history") as directory:
         assert HistoryLog(directory).verify() == []
-    if "HandleFailure" in scenario.states:
+    if scenario.status == "succeeded":
+        assert_what_the_training_ran_on(aws, walked.run.training)
+    rejected = walked.run.error is not None and walked.run.error.type == "TrainingRejected"
+    if "HandleFailure" in scenario.states and not rejected:  # a crashing job: retried 3 times with back-off
         assert walked.run.attempts[0].tries == 4 and "out of memory" in walked.run.error.message
         assert aws.delays == [2, 4, 8]
+    if rejected:  # failed at once, without a retry, with the entry point's reason
+        assert walked.run.attempts[0].tries == 1 and aws.delays == []
+        assert "n_estimator" in walked.run.error.message
     if "Rollback" in scenario.states:
         assert walked.run.rolled_back_to == "v1.0.0"
         assert aws.services.ports.registry.current("iris-classifier") == "v1.0.0"
