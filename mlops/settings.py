@@ -142,6 +142,8 @@ class AwsSettings:
     # Server: GITHUB_API_URL=https://HOST/api/v3, GITHUB_SERVER_URL=https://HOST.
     github_api_url: str = "https://api.github.com"  # GITHUB_API_URL
     github_server_url: str = "https://github.com"  # GITHUB_SERVER_URL: links to the repository's files
+    audit_bucket: str | None = None  # MLOPS_AUDIT_BUCKET: Object Lock bucket holding the history's audit copy
+    audit_retention_days: int = 365  # MLOPS_AUDIT_RETENTION_DAYS: COMPLIANCE retention of each audit object
     training_source: str | None = None  # MLOPS_TRAINING_SOURCE: s3://.../sourcedir.tar.gz, the script-mode source
     training_image: str | None = None  # MLOPS_TRAINING_IMAGE: instead of the pinned scikit-learn framework image
     training_instance_type: str = "ml.m5.large"  # MLOPS_TRAINING_INSTANCE_TYPE
@@ -160,8 +162,18 @@ class AwsSettings:
             max_attempts=max(1, whole_number_setting(env, "MLOPS_AWS_MAX_ATTEMPTS", cls.max_attempts)),
             github_api_url=(env.get("GITHUB_API_URL") or cls.github_api_url).rstrip("/"),
             github_server_url=(env.get("GITHUB_SERVER_URL") or cls.github_server_url).rstrip("/"),
+            audit_retention_days=_retention_days(env, cls.audit_retention_days),
             **{name: env.get(variable) or getattr(cls, name) for name, variable in AWS_NAMES.items()},
         )
+
+
+def _retention_days(env: Mapping[str, str], default: int) -> int:
+    """At least one day: S3 Object Lock refuses a retention date that is not in the future."""
+    days = whole_number_setting(env, "MLOPS_AUDIT_RETENTION_DAYS", default, most=36500)
+    if days < 1:
+        got = shown(env["MLOPS_AUDIT_RETENTION_DAYS"])
+        raise UsageError(f"MLOPS_AUDIT_RETENTION_DAYS: must be at least 1 day (got {got})")
+    return days
 
 
 def _service_endpoints(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -177,6 +189,7 @@ AWS_NAMES = {
     "github_token_secret": "MLOPS_GITHUB_TOKEN_SECRET",
     "slack_url_secret": "MLOPS_SLACK_URL_SECRET",
     "sagemaker_role_arn": "MLOPS_SAGEMAKER_ROLE_ARN",
+    "audit_bucket": "MLOPS_AUDIT_BUCKET",
     "training_source": "MLOPS_TRAINING_SOURCE",
     "training_image": "MLOPS_TRAINING_IMAGE",
     "training_instance_type": "MLOPS_TRAINING_INSTANCE_TYPE",

@@ -86,6 +86,7 @@ class ModelRef(BaseModel):
     model_id: str
     version: str
     artifact_key: str  # models/<model_id>/<version>/
+    registry_arn: str | None = None  # the SageMaker model package's ARN (AWS only)
 
 
 class VerifyResult(BaseModel):
