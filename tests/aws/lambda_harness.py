@@ -72,6 +72,14 @@ def train(ports: Ports, document: dict[str, Any]) -> dict[str, Any]:
     return run.model_dump(mode="json")
 
 
+def run_verification(ports: Ports, document: dict[str, Any]) -> dict[str, Any]:
+    """What the Verify state does between Register and RecordVerification (the local trainer runs the job)."""
+    run = RunState.model_validate(document)
+    assert run.verification_job is not None
+    run.verification = ports.trainer.train(run.verification_job, run.verification_job.name, 600)
+    return run.model_dump(mode="json")
+
+
 class RecordingGitHub(FakeGitHub):
     """The fake GitHub, also keeping every request's body and Authorization header."""
 

@@ -13,7 +13,7 @@ import pytest
 from mlops import handlers
 from mlops.errors import TrainingError
 from mlops.pipeline.models import OperatorDecision, RunState
-from tests.aws.lambda_harness import REPOSITORY, json_lines, lambda_container, run_document, train
+from tests.aws.lambda_harness import REPOSITORY, json_lines, lambda_container, run_document, run_verification, train
 
 ISSUE = f"{REPOSITORY}#7"
 
@@ -30,7 +30,7 @@ def container(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
 def agents_through_publish(document: dict[str, Any]) -> dict[str, Any]:
     document = handlers.build_training_job(handlers.prepare_data(document, None), None)
     document = handlers.evaluate(train(handlers.ports(), document), None)
-    document = handlers.verify(handlers.register(document, None), None)
+    document = handlers.verify(run_verification(handlers.ports(), handlers.register(document, None)), None)
     return handlers.publish(document, None)
 
 

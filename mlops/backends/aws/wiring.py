@@ -15,7 +15,6 @@ from mlops.backends.aws.dynamodb_table import Table
 from mlops.backends.aws.history import AuditCopy, S3History
 from mlops.backends.aws.s3_store import S3ArtifactStore
 from mlops.backends.aws.sagemaker_registry import SageMakerRegistryBackend
-from mlops.backends.aws.secrets import SecretCache
 from mlops.backends.aws.sns import aws_notifier
 from mlops.backends.aws.trainer import StateMachineTrainer
 from mlops.backends.local.slack import FanOutNotifier
@@ -57,7 +56,7 @@ def aws_ports(settings: Settings, clients: AwsClients | None = None, *, read_onl
         registry=ModelRegistry(registry, store, keep=settings.keep_versions),
         trainer=StateMachineTrainer(),
         history=S3History(store, audit_copy(aws, clients), settings.history_dir),
-        notifier=FanOutNotifier() if read_only else aws_notifier(aws, clients.client("sns"), secret_cache(clients)),
+        notifier=FanOutNotifier() if read_only else aws_notifier(settings, clients),
     )
 
 
@@ -78,6 +77,3 @@ def run_store(settings: Settings, clients: AwsClients | None = None) -> DynamoRu
     require(settings.aws, FOR_READING)
     return DynamoRunStore(run_table(settings, clients or AwsClients(settings.aws)))
 
-
-def secret_cache(clients: AwsClients) -> SecretCache:
-    return SecretCache(clients.client("secretsmanager"))
