@@ -233,7 +233,15 @@ def _training_usage(run: RunState) -> tuple[TrainingUsage, ...]:
         for attempt in run.attempts[:-1]
         if attempt.duration_seconds is not None
     ]
-    return (*earlier, TrainingUsage(instance_type, count, float(last.billable_seconds)))
+    return (*earlier, TrainingUsage(instance_type, count, float(last.billable_seconds)), *_verification_usage(run))
+
+
+def _verification_usage(run: RunState) -> tuple[TrainingUsage, ...]:
+    """The job that verified the registered model is billed like a training job."""
+    job = run.verification
+    if job is None or job.billable_seconds is None:
+        return ()
+    return (TrainingUsage(job.instance_type or "unknown", job.instance_count or 1, float(job.billable_seconds)),)
 
 
 # --- the path the run took -------------------------------------------------------------------------------------
@@ -296,6 +304,8 @@ def _registration_states(run: RunState, failed: str | None) -> list[str]:
     if failed == "Register":
         return ["Register", *HANDLED_FAILURE]
     if run.status == "succeeded":
-        return ["Register", "Verify", "VerifyChoice", *SUCCESS_TAIL]
-    answered = ["VerifyChoice"] if run.verify is not None else []  # Verify raised: its Catch goes to Rollback
-    return ["Register", "Verify", *answered, "Rollback", *FAILURE_TAIL]
+        return ["Register", "Verify", "RecordVerification", "VerifyChoice", *SUCCESS_TAIL]
+    # A failed job or a RecordVerification that raised goes to Rollback through its Catch
+    recorded = ["RecordVerification"] if run.verification is not None or run.verify is not None else []
+    answered = ["VerifyChoice"] if run.verify is not None else []
+    return ["Register", "Verify", *recorded, *answered, "Rollback", *FAILURE_TAIL]

@@ -149,7 +149,7 @@ def test_tokyo_prices_what_is_confirmed_and_names_the_instance_price_it_lacks() 
 # --- the states a run entered --------------------------------------------------------------------------------
 
 START = ["PrepareData", "BuildTrainingJob", "Train", "Evaluate", "Gate"]
-PASSES = ["Register", "Verify", "VerifyChoice", "PublishSucceeded", "Succeeded"]
+PASSES = ["Register", "Verify", "RecordVerification", "VerifyChoice", "PublishSucceeded", "Succeeded"]
 ASKS = ["AwaitOperator", "ApplyOperatorAnswer", "OperatorChoice"]
 FAILS = ["PublishFailed", "Failed"]
 
@@ -185,7 +185,7 @@ PATHS = {
     "timed out": (timed_out_run, [*START, "AwaitOperator", "OperatorTimedOut", *FAILS]),
     "awaiting": (awaiting_run, [*START, "AwaitOperator"]),
     "training failed": (training_failed_run, ["PrepareData", "BuildTrainingJob", "Train", "HandleFailure", *FAILS]),
-    "rolled back": (rolled_back_run, [*START, "Register", "Verify", "VerifyChoice", "Rollback", *FAILS]),
+    "rolled back": (rolled_back_run, [*START, "Register", "Verify", "RecordVerification", "VerifyChoice", "Rollback", *FAILS]),
     "verify raised": (verify_raised_run, [*START, "Register", "Verify", "Rollback", *FAILS]),
     "register failed": (register_failed_run, [*START, "Register", "HandleFailure", *FAILS]),
     "prepare failed": (prepare_failed_run, ["PrepareData", "HandleFailure", *FAILS]),
