@@ -2,13 +2,13 @@
 
 Two pure steps. `usage_of(run)` reads from the run document what the run used; `estimate(usage, region)` prices
 it. Where each number comes from:
-- recorded: the last training job's billable seconds, instance type and count (DescribeTrainingJob, through the
-  Train state's ResultSelector). An earlier attempt's job is gone from the document by then: its training time
-  (TrainingStartTime to TrainingEndTime, kept on the attempt) stands in for its billable seconds, on the same
-  instances. A failed try's job is not priced (the document keeps no time for it).
+- recorded: the last training job's and the verification job's billable seconds, instance type and count
+  (DescribeTrainingJob, through the Train and Verify states' ResultSelector). An earlier attempt's job is gone from
+  the document by then: its training time (TrainingStartTime to TrainingEndTime, kept on the attempt) stands in for
+  its billable seconds, on the same instances. A failed try's job is not priced (the document keeps no time for it).
 - counted: the states the run entered, rebuilt from its document (`states_entered`): each is one Step Functions
-  state transition, a retried Train one more per retry; each Task state is one Lambda invocation, plus the
-  progress handler's EventBridge events per training job.
+  state transition, a retried job (Train, Verify) one more per retry; each Task state is one Lambda invocation,
+  plus the progress handler's EventBridge events per job started (training and verification jobs alike).
 - assumed (`Assumptions`): each Lambda invocation's memory and duration, and the S3 and DynamoDB requests each
   state makes.
 No free tier is deducted, and the deployment's fixed monthly costs are not a run's (docs/aws.md, "Cost").
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.pipeline.flow import FLOW, AwaitOperator, Task
-from mlops.pipeline.models import RunState
+from mlops.pipeline.models import RunState, try_number
 
 PRICES_FILE = Path(__file__).with_name("aws-prices.json")
 DEFAULT_REGION = "us-east-1"  # the region an estimate uses when the report is not told the run's region
@@ -34,6 +34,7 @@ TIMEOUT_ACTOR = "mlops (timeout)"  # who "answers" when the operator's wait expi
 SUCCESS_TAIL = ["PublishSucceeded", "Succeeded"]
 FAILURE_TAIL = ["PublishFailed", "Failed"]
 HANDLED_FAILURE = ["HandleFailure", *FAILURE_TAIL]
+VERIFIES = ["Verify", "RecordVerification", "VerifyChoice"]
 # How a price the table lacks is named in a report
 PRICE_LABELS = {
     "sagemaker_training_hour": "SageMaker {instance_type}",
@@ -57,13 +58,15 @@ class Assumptions:
     lambda_memory_mb: int = 512  # MemorySize of every function in infra/cloudformation/mlops-pipeline.yml (x86_64)
     lambda_seconds: float = 2.0  # mean billed duration of one agent invocation
     progress_events_per_job: int = 5  # EventBridge job state changes (Starting ... Completed) the progress Lambda gets
-    # S3 requests per state entered: (PUT/COPY/POST/LIST, GET). Train's are per try, plus one GET per data file.
+    # S3 requests per state entered: (PUT/COPY/POST/LIST, GET). The jobs' (Train, Verify) are per try, Train's
+    # plus one GET per data file.
     s3_requests: Mapping[str, tuple[int, int]] = field(default_factory=lambda: {
         "PrepareData": (2, 2),  # list train/ and test/ versions; read what the listing does not say (row counts)
         "Train": (2, 1),  # the job writes model and output archives; reads the source bundle
         "Evaluate": (1, 2),
         "Register": (3, 2),
-        "Verify": (0, 3),
+        "Verify": (3, 5),  # model and output archives, the model channel's listing; the bundle and the model's 4 files
+        "RecordVerification": (0, 1),  # verification.json, in the job's output archive
         "Rollback": (1, 1),
         "PublishSucceeded": (8, 2),  # report, record and plots, each also in the audit bucket
         "PublishFailed": (8, 2),
@@ -75,10 +78,13 @@ class Assumptions:
 
 @dataclass(frozen=True)
 class TrainingUsage:
+    """One SageMaker job: a training job, or the job that verified the registered model."""
+
     instance_type: str
     instance_count: int
     billable_seconds: float
     recorded: bool = True  # False: an earlier attempt's training time stands in for its billable seconds
+    verification: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,10 @@ class Usage:
     @property
     def billable_seconds(self) -> float:
         return sum(job.billable_seconds * job.instance_count for job in self.training)
+
+    @property
+    def verification_seconds(self) -> float:
+        return sum(job.billable_seconds * job.instance_count for job in self.training if job.verification)
 
 
 @dataclass(frozen=True)
@@ -185,13 +195,14 @@ def usage_of(run: RunState, assume: Assumptions | None = None) -> Usage:
     """What the run used, as far as its document tells (see the module's docstring for what is assumed)."""
     assume = assume or Assumptions()
     states = states_entered(run)
-    job_starts = sum(max(attempt.tries, 1) for attempt in run.attempts[: states.count("Train")])
+    starts = _job_starts(run, states)
     agent_calls = sum(1 for name in states if _is_lambda(name))
-    invocations = agent_calls + assume.progress_events_per_job * job_starts
-    puts, gets = _s3_requests(run, states, job_starts, assume)
+    invocations = agent_calls + assume.progress_events_per_job * sum(starts.values())
+    puts, gets = _s3_requests(run, states, starts, assume)
     writes, reads = _dynamodb_units(run, agent_calls, "Register" in states, assume)
     return Usage(
-        transitions=len(states) + sum(max(attempt.tries - 1, 0) for attempt in run.attempts),
+        # every job started past the first of its state's entry is a retry, which re-enters the state
+        transitions=len(states) + sum(starts.values()) - sum(states.count(name) for name in starts),
         lambda_invocations=invocations,
         lambda_gb_seconds=invocations * assume.lambda_seconds * assume.lambda_memory_mb / 1024,
         training=_training_usage(run),
@@ -214,13 +225,31 @@ def _is_lambda(name: str) -> bool:
     return isinstance(FLOW.states.get(name), (Task, AwaitOperator))
 
 
-def _s3_requests(run: RunState, states: list[str], job_starts: int, assume: Assumptions) -> tuple[int, int]:
-    per_state = [assume.s3_requests.get(name, (0, 0)) for name in states if name != "Train"]
-    train_puts, train_gets = assume.s3_requests["Train"]
+def _job_starts(run: RunState, states: list[str]) -> dict[str, int]:
+    """How many jobs each job state started: one per try (Train once per attempt, Verify once per run)."""
+    train = sum(max(attempt.tries, 1) for attempt in run.attempts[: states.count("Train")])
+    return {"Train": train, "Verify": _verification_tries(run) if "Verify" in states else 0}
+
+
+def _verification_tries(run: RunState) -> int:
+    """The verification job's name says its try; a job that failed for good names itself in the error instead."""
+    if run.verification is not None:
+        return run.verification.tries
+    try:
+        cause = json.loads(run.error.message) if run.error else {}
+    except ValueError:
+        cause = {}
+    name = cause.get("TrainingJobName") if isinstance(cause, dict) else None
+    return try_number(name) if isinstance(name, str) else 1
+
+
+def _s3_requests(run: RunState, states: list[str], starts: Mapping[str, int], assume: Assumptions) -> tuple[int, int]:
+    per_state = [assume.s3_requests.get(name, (0, 0)) for name in states if name not in starts]
     data_files = len(run.data.train) + len(run.data.test) if run.data else 1
-    puts = sum(put for put, _ in per_state) + train_puts * job_starts
-    gets = sum(get for _, get in per_state) + (train_gets + data_files) * job_starts
-    return puts, gets
+    per_job = [(*assume.s3_requests[name], tries) for name, tries in starts.items()]
+    puts = sum(put for put, _ in per_state) + sum(put * tries for put, _, tries in per_job)
+    gets = sum(get for _, get in per_state) + sum(get * tries for _, get, tries in per_job)
+    return puts, gets + data_files * starts["Train"]
 
 
 def _training_usage(run: RunState) -> tuple[TrainingUsage, ...]:
@@ -233,7 +262,16 @@ def _training_usage(run: RunState) -> tuple[TrainingUsage, ...]:
         for attempt in run.attempts[:-1]
         if attempt.duration_seconds is not None
     ]
-    return (*earlier, TrainingUsage(instance_type, count, float(last.billable_seconds)))
+    return (*earlier, TrainingUsage(instance_type, count, float(last.billable_seconds)), *_verification_usage(run))
+
+
+def _verification_usage(run: RunState) -> tuple[TrainingUsage, ...]:
+    """The job that verified the registered model is billed like a training job."""
+    job = run.verification
+    if job is None or job.billable_seconds is None:
+        return ()
+    instance_type, count = job.instance_type or "unknown", job.instance_count or 1
+    return (TrainingUsage(instance_type, count, float(job.billable_seconds), verification=True),)
 
 
 # --- the path the run took -------------------------------------------------------------------------------------
@@ -296,6 +334,17 @@ def _registration_states(run: RunState, failed: str | None) -> list[str]:
     if failed == "Register":
         return ["Register", *HANDLED_FAILURE]
     if run.status == "succeeded":
-        return ["Register", "Verify", "VerifyChoice", *SUCCESS_TAIL]
-    answered = ["VerifyChoice"] if run.verify is not None else []  # Verify raised: its Catch goes to Rollback
-    return ["Register", "Verify", *answered, "Rollback", *FAILURE_TAIL]
+        return ["Register", *VERIFIES, *SUCCESS_TAIL]
+    return ["Register", *_verification_states(run, failed), "Rollback", *FAILURE_TAIL]
+
+
+def _verification_states(run: RunState, failed: str | None) -> list[str]:
+    """The states up to Rollback. A Verify job that failed and a RecordVerification that raised both go to Rollback
+    through their Catch, which writes `error`; Rollback then writes a `verify` of its own, so `verify` does not tell
+    whether VerifyChoice was entered: the error does (its state locally; on AWS whether the job's outcome is in).
+    A failed Rollback after VerifyChoice leaves an AWS document alike to a raised RecordVerification's: it counts
+    one state less."""
+    if failed in (None, "Rollback"):
+        return VERIFIES
+    recorded = failed == "RecordVerification" or (failed == "Verify" and run.verification is not None)
+    return VERIFIES[:2] if recorded else VERIFIES[:1]

@@ -47,10 +47,20 @@ def _basis_text(usage: Usage, assume: Assumptions, t: dict[str, str]) -> str:
         transitions=usage.transitions,
         invocations=usage.lambda_invocations,
         seconds=f"{usage.billable_seconds:,.0f}",
+        jobs=_jobs_text(usage, t),
         instances=instances,
         memory=assume.lambda_memory_mb,
         duration=f"{assume.lambda_seconds:g}",
     ) + ("" if all(job.recorded for job in usage.training) else t["cost.earlier"])
+
+
+def _jobs_text(usage: Usage, t: dict[str, str]) -> str:
+    """Which jobs the seconds are: training, and the verification job when the run got that far."""
+    verification = usage.verification_seconds
+    text = t["cost.training_seconds"].format(seconds=f"{usage.billable_seconds - verification:,.0f}")
+    if any(job.verification for job in usage.training):
+        text += t["cost.verification_seconds"].format(seconds=f"{verification:,.0f}")
+    return text
 
 
 def usd(amount: float) -> str:

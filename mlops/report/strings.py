@@ -91,9 +91,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "cost.basis": "根拠",
         "cost.counted": "この実行から数えた値: 通った経路の状態遷移 {transitions} 回と"
         " Lambda 呼び出し {invocations} 回、SageMaker の課金対象時間 {seconds} 秒"
-        "（{instances}）。仮定: Lambda 1 回あたり {memory} MB・{duration} 秒（x86_64）、"
+        "（{jobs}。{instances}）。仮定: Lambda 1 回あたり {memory} MB・{duration} 秒（x86_64）、"
         "状態ごとの S3/DynamoDB リクエスト数。無料利用枠は差し引かず、"
         "月額の固定費は含みません。",
+        "cost.training_seconds": "学習 {seconds} 秒",
+        "cost.verification_seconds": "、検証 {seconds} 秒",
         "cost.earlier": "以前の試行のジョブは課金対象時間の代わりに学習時間で計算しています。",
         "cost.missing": "価格表に価格がない項目: {names}"
         "（$0 として計算しているため、合計は下限です）",
@@ -186,9 +188,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "S3/DynamoDB {storage}; prices of {date}, {region})",
         "cost.basis": "Basis",
         "cost.counted": "counted from this run: {transitions} state transitions and {invocations} Lambda invocations "
-        "along the path it took, {seconds} billable SageMaker seconds ({instances}). Assumed: {memory} MB for "
+        "along the path it took, {seconds} billable SageMaker seconds ({jobs}; {instances}). Assumed: {memory} MB for "
         "{duration} s per Lambda invocation (x86_64), the S3/DynamoDB requests of each state. Free tier not "
         "deducted; the deployment's monthly fixed costs not included.",
+        "cost.training_seconds": "training {seconds} s",
+        "cost.verification_seconds": ", verification {seconds} s",
         "cost.earlier": " Earlier attempts' jobs are priced by their training time in place of billable time.",
         "cost.missing": "No price in the table for: {names} (counted as $0, so the total is a lower bound)",
         "cost.no_prices": "No prices for {region} in the price table: no estimate.",
