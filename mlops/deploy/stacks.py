@@ -18,3 +18,27 @@ GITHUB_OIDC_OUTPUTS = MappingProxyType({
     "OidcProviderArn": None,
     "TrustedSubject": None,
 })
+
+# The pipeline stack (infra/cloudformation/mlops-pipeline.yml): what the deploy command passes in.
+PIPELINE_PARAMETERS = ("GitHubRepository", "CodeBucket", "LambdaCodeKey", "TrainingSourceKey",
+                       "TrainingInstanceType", "NotificationEmail", "CreateCloudTrail", "AuditRetentionDays")
+
+# Stack output -> the repository variable the workflows read it from (None: informative only). Every one of
+# GITHUB_OIDC_RESOURCE_PARAMETERS is also an output here, under the same name: the OIDC stack is deployed with
+# the pipeline stack's outputs as its parameters.
+PIPELINE_OUTPUTS = MappingProxyType({
+    "StateMachineArn": "MLOPS_STATE_MACHINE_ARN",
+    "ArtifactBucketName": "MLOPS_BUCKET",
+    "RunTableName": "MLOPS_RUN_TABLE",
+    "KmsKeyArn": "MLOPS_KMS_KEY_ID",
+    "Region": "MLOPS_AWS_REGION",
+    "RunTableArn": None,
+    "ReportsBucketName": None,
+    "ReportsPrefix": None,
+    "ModelPackageGroupPrefix": None,
+    "SageMakerRoleArn": None,
+    "AuditBucketName": None,
+    "GitHubTokenSecretArn": None,
+    "SlackUrlSecretArn": None,
+    "TopicArn": None,
+})
