@@ -19,9 +19,14 @@ GITHUB_OIDC_OUTPUTS = MappingProxyType({
     "TrustedSubject": None,
 })
 
-# The pipeline stack (infra/cloudformation/mlops-pipeline.yml): what the deploy command passes in.
+# The pipeline stack (infra/cloudformation/mlops-pipeline.yml): what the deploy command passes in. The deploy
+# command uploads three objects to CodeBucket: the Lambda zip (LambdaCodeKey), the training source bundle
+# (TrainingSourceKey) and infra/cloudformation/state-machine.asl.json as it is (StateMachineDefinitionKey; the
+# stack fills in its ${...} placeholders). CloudFormation only notices new code or a new definition when the key
+# changes, so each key should name its content (e.g. a digest of the bytes in it).
 PIPELINE_PARAMETERS = ("GitHubRepository", "CodeBucket", "LambdaCodeKey", "TrainingSourceKey",
-                       "TrainingInstanceType", "NotificationEmail", "CreateCloudTrail", "AuditRetentionDays")
+                       "StateMachineDefinitionKey", "TrainingInstanceType", "NotificationEmail", "CreateCloudTrail",
+                       "AuditRetentionDays")
 
 # Stack output -> the repository variable the workflows read it from (None: informative only). Every one of
 # GITHUB_OIDC_RESOURCE_PARAMETERS is also an output here, under the same name: the OIDC stack is deployed with
