@@ -201,7 +201,10 @@ def test_the_trail_validates_its_files_and_is_switched_by_create_cloud_trail() -
 
 def test_training_job_state_changes_reach_the_progress_lambda() -> None:
     rule = properties("TrainingJobStateRule")
-    assert rule["EventPattern"] == {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Training Job State Change"]}
+    assert rule["EventPattern"] == {
+        "source": ["aws.sagemaker"], "detail-type": ["SageMaker Training Job State Change"],
+        "detail": {"Tags": {"mlops:repository": [{"Ref": "GitHubRepository"}]}},
+    }
     (target,) = rule["Targets"]
     function, _ = get_att(target["Arn"])
     assert properties(function)["Handler"] == "mlops.handlers.progress"
