@@ -124,9 +124,10 @@ def test_the_audit_bucket_locks_every_object_in_compliance_mode_for_the_retentio
     assert template()["Parameters"]["AuditRetentionDays"]["Default"] == 365
 
 
-@pytest.mark.parametrize("bucket", BUCKETS)
-def test_no_bucket_s_data_goes_with_the_stack(bucket: str) -> None:
-    assert template()["Resources"][bucket]["DeletionPolicy"] == "Retain"
+@pytest.mark.parametrize("resource", [*BUCKETS, "RunTable", "Key"])
+def test_no_data_goes_with_the_stack_nor_the_key_that_reads_it(resource: str) -> None:
+    assert template()["Resources"][resource]["DeletionPolicy"] == "Retain"
+    assert template()["Resources"][resource]["UpdateReplacePolicy"] == "Retain"
 
 
 def test_the_key_rotates_and_lets_only_the_account_and_the_services_that_need_it_use_it() -> None:
