@@ -149,12 +149,20 @@ def test_the_training_image_is_the_one_the_engine_names_in_every_pinned_region()
         assert training_image(region) == framework_image(region)
 
 
+def symbol(value: Any) -> str:
+    """A template expression as a string a setting can hold: a Number parameter as its default (settings parse
+    numbers), anything else as its own repr, so equal expressions give equal strings."""
+    reference = value.get("Ref") if isinstance(value, dict) else None
+    parameter = template()["Parameters"].get(reference, {})
+    return str(parameter["Default"]) if parameter.get("Type") == "Number" else repr(value)
+
+
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-northeast-1"])
 def test_the_state_machine_s_constants_are_what_the_lambdas_settings_give(region: str) -> None:
     """The Lambdas build the same request (JobConfig from their environment) as the state machine sends: each of
     JobConfig.substitutions() is, in the template, the same expression as the Lambdas' variable it comes from."""
     (environment, *_) = environments()
-    symbolic = {name: repr(value) for name, value in environment.items()}
+    symbolic = {name: symbol(value) for name, value in environment.items()}
     config = JobConfig.from_settings(Settings.from_env({**symbolic, "AWS_REGION": region}).aws)
     expected = {name: repr(substitutions()[name]) for name in config.substitutions()}
     expected["TrainingImage"] = training_image(region)
