@@ -60,13 +60,13 @@ class ChangeSetDeployer:
         if change_set is None:
             self.say(f"{spec.name}: no changes")
             return self._result(spec.name, "unchanged")
-        seen = self._event_ids(spec.name)
+        before = self._event_ids(spec.name)
         started = self._now()
         with aws_call(f"executing the change set of {spec.name}"):
             self.cloudformation.execute_change_set(ChangeSetName=change_set, StackName=spec.name)
-        status = self._follow(spec.name, seen, started)
+        status = self._follow(spec.name, set(before), started)
         if status not in SUCCEEDED:
-            raise self._failure(spec.name, status, seen)
+            raise self._failure(spec.name, status, before)
         return self._result(spec.name, "created" if kind == "CREATE" else "updated")
 
     # -- the stack as it is -----------------------------------------------------------------------------------

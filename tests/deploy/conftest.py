@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto import mock_aws
+from moto.cloudformation import models as cfn_models
+from moto.s3 import models as s3_models
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "github"))  # the fake GitHub's modules
 
@@ -35,9 +39,51 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto, with its bucket policies evaluated as AWS evaluates them for HTTPS requests (see below)."""
+    monkeypatch.setattr(s3_models.FakeBucket, "get_permission", _permission_over_https)
+    monkeypatch.setattr(cfn_models.CloudFormationBackend, "execute_change_set", _execute_and_keep_the_result)
     with mock_aws():
         yield
+
+
+_moto_execute = cfn_models.CloudFormationBackend.execute_change_set
+
+
+def _execute_and_keep_the_result(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    """moto 5.2.5's ExecuteChangeSet applies the template's resources but leaves the stack's outputs and its
+    recorded parameters as they were before (none at all after a CREATE change set). CloudFormation's stack has the
+    executed template's outputs and parameters: do what moto's own UpdateStack does to get there."""
+    _moto_execute(backend, change_set_name, stack_name)
+    change_set = backend.describe_change_set(change_set_name)
+    stack = backend.stacks[change_set.stack_id]
+    stack._parse_template()
+    stack.parameters = dict(stack.stack_parameters)  # every parameter, defaults included, as CloudFormation keeps them
+    stack.output_map = stack._create_output_map()
+
+
+_moto_permission = s3_models.FakeBucket.get_permission
+
+
+def _permission_over_https(bucket: Any, action: str, resource: str) -> Any:
+    """moto evaluates a bucket policy ignoring its conditions, so the deployment bucket's TLS-only statement
+    (Deny unless aws:SecureTransport) would refuse every request. Every request here is HTTPS, so that statement
+    does not apply, as on AWS; the rest of the policy is moto's to evaluate."""
+    if bucket.policy is None:
+        return _moto_permission(bucket, action, resource)
+    policy = json.loads(bucket.policy)
+    kept = [s for s in policy["Statement"] if s.get("Condition") != {"Bool": {"aws:SecureTransport": "false"}}]
+    original, bucket.policy = bucket.policy, json.dumps({**policy, "Statement": kept}).encode()
+    try:
+        return _moto_permission(bucket, action, resource) if kept else s3_models_neutral()
+    finally:
+        bucket.policy = original
+
+
+def s3_models_neutral() -> Any:
+    from moto.iam.access_control import PermissionResult
+
+    return PermissionResult.NEUTRAL
 
 
 def write_wheel(directory: Path, name: str, version: str = "1.0", tag: str = "py3-none-any",
