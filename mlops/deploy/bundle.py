@@ -34,8 +34,10 @@ LAMBDA_PYTHON = "3.12"
 LAMBDA_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 # In the Lambda runtime already: packing them would add ~80 MB and pin an AWS SDK the runtime keeps current.
 PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore"})
-# What the handlers need beyond the package's own dependencies.
-LAMBDA_EXTRAS = ("aws-lambda-powertools>=3",)
+# What the handlers need beyond the package's own dependencies: the `aws` extra (Powertools), with a floor for an
+# installation whose metadata predates that extra.
+LAMBDA_EXTRA = "aws"
+LAMBDA_ALWAYS = ("aws-lambda-powertools>=3",)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 SKIPPED_PARTS = frozenset({"__pycache__"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
@@ -43,13 +45,19 @@ PIP_TIMEOUT = 900  # seconds: the dependency step downloads ~20 MB of wheels
 
 
 def lambda_requirements() -> list[str]:
-    """The package's own runtime requirements (as installed), less what the runtime provides, plus the extras."""
+    """The package's runtime requirements and its `aws` extra (as installed), less what the runtime provides."""
     try:
         declared = metadata.requires(DISTRIBUTION) or []
     except metadata.PackageNotFoundError:
         raise UsageError(f"{DISTRIBUTION} is not installed; run `pip install .` in its checkout first") from None
-    core = [req for req in declared if "extra ==" not in req]
-    return [req for req in core if _name(req) not in PROVIDED_BY_RUNTIME] + list(LAMBDA_EXTRAS)
+    wanted = [req.split(";")[0].strip() for req in declared if _for_lambda(req)]
+    wanted += [req for req in LAMBDA_ALWAYS if _name(req) not in {_name(w) for w in wanted}]
+    return [req for req in wanted if _name(req) not in PROVIDED_BY_RUNTIME]
+
+
+def _for_lambda(requirement: str) -> bool:
+    marker = requirement.partition(";")[2].replace("'", '"')
+    return "extra ==" not in marker or f'extra == "{LAMBDA_EXTRA}"' in marker
 
 
 def _name(requirement: str) -> str:
