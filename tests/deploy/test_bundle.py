@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from mlops.deploy import bundle
-from mlops.errors import DeployError
+from mlops.errors import DeployError, UsageError
 from mlops.pipeline import asl
 from tests.deploy.conftest import write_wheel
 
@@ -67,7 +67,7 @@ def test_a_wheel_lambda_could_not_load_is_refused_with_pip_s_reason(tmp_path: Pa
 
 
 def test_a_missing_wheelhouse_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="--wheelhouse: .* is not a directory"):
+    with pytest.raises(UsageError, match=r"--wheelhouse: .* is not a directory"):
         bundle.install_dependencies(tmp_path / "target", ["x"], tmp_path / "nowhere")
 
 

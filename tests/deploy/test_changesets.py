@@ -22,7 +22,7 @@ from moto.cloudformation import models as cfn_models
 from mlops.deploy.artifacts import DeploymentBucket
 from mlops.deploy.changesets import ChangeSetDeployer, StackSpec
 from mlops.errors import DeployError
-from tests.deploy.conftest import ACCOUNT, REGION
+from tests.deploy.conftest import ACCOUNT, REGION, fail_on_execute
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "infra" / "cloudformation"
 OIDC_PARAMETERS: dict[str, str | None] = {
@@ -133,28 +133,6 @@ def test_an_update_keeps_the_values_it_is_not_given(
 
 
 # -- failures -------------------------------------------------------------------------------------------------
-def fail_on_execute(monkeypatch: pytest.MonkeyPatch, resource: str, reason: str) -> None:
-    """moto's ExecuteChangeSet as CloudFormation behaves when `resource` fails: its event, the cancelled ones,
-    the rollback; the stack ends ROLLBACK_COMPLETE (a create) or UPDATE_ROLLBACK_COMPLETE (an update)."""
-
-    def execute(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
-        change_set = self.describe_change_set(change_set_name)
-        stack, kind = self.stacks[change_set.stack_id], change_set.change_set_type
-        stack._add_stack_event(f"{kind}_IN_PROGRESS", resource_status_reason="User Initiated")
-        for logical_id, status, why in ((resource, f"{kind}_FAILED", reason),
-                                        ("Other", f"{kind}_FAILED", "Resource creation cancelled")):
-            stack.events.append(cfn_models.Event(
-                stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
-                physical_resource_id="", resource_type="AWS::IAM::Role", resource_status=status,
-                resource_status_reason=why, resource_properties=None))
-        final = "ROLLBACK_COMPLETE" if kind == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
-        stack._add_stack_event(final)
-        stack.status = final
-        change_set.execution_status = "EXECUTE_COMPLETE"
-
-    monkeypatch.setattr(cfn_models.CloudFormationBackend, "execute_change_set", execute)
-
-
 REASON = "Resource handler returned message: \"User: deployer is not authorized to perform: iam:CreateRole\""
 
 
