@@ -53,12 +53,15 @@ _moto_execute = cfn_models.CloudFormationBackend.execute_change_set
 def _execute_and_keep_the_result(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
     """moto 5.2.5's ExecuteChangeSet applies the template's resources but leaves the stack's outputs and its
     recorded parameters as they were before (none at all after a CREATE change set). CloudFormation's stack has the
-    executed template's outputs and parameters: do what moto's own UpdateStack does to get there."""
+    executed template's outputs and all its parameters: do what moto's own UpdateStack does to get there."""
     _moto_execute(backend, change_set_name, stack_name)
     change_set = backend.describe_change_set(change_set_name)
     stack = backend.stacks[change_set.stack_id]
     stack._parse_template()
-    stack.parameters = dict(stack.stack_parameters)  # every parameter, defaults included, as CloudFormation keeps them
+    # every parameter, defaults included, as CloudFormation keeps them (moto compares the next change set's
+    # parameters with these: left as given, a default taken at creation would look changed on every update)
+    stack.parameters = dict(stack.stack_parameters)
+    stack.resource_map.input_parameters = dict(stack.stack_parameters)
     stack.output_map = stack._create_output_map()
 
 
@@ -145,3 +148,30 @@ def fail_on_execute(monkeypatch: pytest.MonkeyPatch, resource: str, reason: str)
         change_set.execution_status = "EXECUTE_COMPLETE"
 
     monkeypatch.setattr(cfn_models.CloudFormationBackend, "execute_change_set", execute)
+
+
+@pytest.fixture
+def training_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's training source bundle, when this checkout has it; until then a stand-in of its shape (the
+    `mlops` package and requirements.txt in sourcedir.tar.gz), built the same way every time."""
+    try:
+        import mlops.backends.aws.training_source  # noqa: F401
+    except ImportError:
+        monkeypatch.setattr("mlops.deploy.deploy._engine_source_builder", _stand_in_source)
+
+
+def _stand_in_source(dest: Path) -> Path:
+    import gzip
+    import tarfile
+
+    from mlops.deploy.bundle import PACKAGE_DIR, package_files
+
+    dest.mkdir(parents=True, exist_ok=True)
+    bundle = dest / "sourcedir.tar.gz"
+    with gzip.GzipFile(bundle, "wb", mtime=0) as stream, tarfile.open(fileobj=stream, mode="w") as archive:
+        for name, path in sorted(package_files(PACKAGE_DIR)):
+            info = archive.gettarinfo(str(path), arcname=name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            with path.open("rb") as data:
+                archive.addfile(info, data)
+    return bundle
