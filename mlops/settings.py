@@ -138,6 +138,9 @@ class AwsSettings:
     github_token_secret: str | None = None  # MLOPS_GITHUB_TOKEN_SECRET: Secrets Manager id of the GitHub token
     slack_url_secret: str | None = None  # MLOPS_SLACK_URL_SECRET: Secrets Manager id of the Slack webhook URL
     sagemaker_role_arn: str | None = None  # MLOPS_SAGEMAKER_ROLE_ARN: the role SageMaker training jobs run as
+    training_source: str | None = None  # MLOPS_TRAINING_SOURCE: s3://.../sourcedir.tar.gz, the script-mode source
+    training_image: str | None = None  # MLOPS_TRAINING_IMAGE: instead of the pinned scikit-learn framework image
+    training_instance_type: str = "ml.m5.large"  # MLOPS_TRAINING_INSTANCE_TYPE
 
     def endpoint_for(self, service_env_name: str) -> str | None:
         """The endpoint of one service (`S3`, `SFN`, `SECRETS_MANAGER`...), else the general one, else None."""
@@ -151,7 +154,7 @@ class AwsSettings:
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             service_endpoints=_service_endpoints(env),
             max_attempts=max(1, whole_number_setting(env, "MLOPS_AWS_MAX_ATTEMPTS", cls.max_attempts)),
-            **{name: env.get(variable) or None for name, variable in AWS_NAMES.items()},
+            **{name: env.get(variable) or getattr(cls, name) for name, variable in AWS_NAMES.items()},
         )
 
 
@@ -168,4 +171,7 @@ AWS_NAMES = {
     "github_token_secret": "MLOPS_GITHUB_TOKEN_SECRET",
     "slack_url_secret": "MLOPS_SLACK_URL_SECRET",
     "sagemaker_role_arn": "MLOPS_SAGEMAKER_ROLE_ARN",
+    "training_source": "MLOPS_TRAINING_SOURCE",
+    "training_image": "MLOPS_TRAINING_IMAGE",
+    "training_instance_type": "MLOPS_TRAINING_INSTANCE_TYPE",
 }
