@@ -13,12 +13,15 @@ Two steps, kept apart so that each can be tested on its own:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import metadata
@@ -151,3 +154,19 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def reproducible_tarball(path: Path) -> Path:
+    """Rewrite a .tar.gz so that its bytes depend only on its members' names and contents (fixed times, owners and
+    modes; no timestamp in the gzip header): a rebuild of the same source gets the same content-addressed key."""
+    with tarfile.open(path, "r:gz") as archive:
+        members = [(info, archive.extractfile(info).read() if info.isfile() else None)  # type: ignore[union-attr]
+                   for info in archive.getmembers()]
+    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as stream, \
+            tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for info, data in members:
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            info.mode = 0o755 if info.isdir() else 0o644
+            info.pax_headers = {}  # they repeat the file's time, to the nanosecond
+            archive.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path

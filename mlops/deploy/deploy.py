@@ -17,7 +17,7 @@ from typing import Any
 from mlops.backends.aws.clients import AwsClients, aws_call
 from mlops.deploy import stacks
 from mlops.deploy.artifacts import DeploymentBucket, Uploaded, deployment_bucket_name
-from mlops.deploy.bundle import build_lambda_bundle
+from mlops.deploy.bundle import build_lambda_bundle, reproducible_tarball
 from mlops.deploy.changesets import ChangeSetDeployer, StackResult, StackSpec
 from mlops.errors import DeployError, UsageError
 
@@ -202,7 +202,7 @@ def repository_variables(pipeline: StackResult, oidc: StackResult) -> dict[str, 
 
 
 def _engine_source_builder(dest: Path) -> Path:
+    """The engine's sourcedir.tar.gz, made reproducible (the same source must get the same key)."""
     from mlops.backends.aws.training_source import build_source_bundle
 
-    dest.mkdir(parents=True, exist_ok=True)
-    return build_source_bundle(dest)
+    return reproducible_tarball(build_source_bundle(dest))

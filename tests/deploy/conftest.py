@@ -148,30 +148,3 @@ def fail_on_execute(monkeypatch: pytest.MonkeyPatch, resource: str, reason: str)
         change_set.execution_status = "EXECUTE_COMPLETE"
 
     monkeypatch.setattr(cfn_models.CloudFormationBackend, "execute_change_set", execute)
-
-
-@pytest.fixture
-def training_source(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine's training source bundle, when this checkout has it; until then a stand-in of its shape (the
-    `mlops` package and requirements.txt in sourcedir.tar.gz), built the same way every time."""
-    try:
-        import mlops.backends.aws.training_source  # noqa: F401
-    except ImportError:
-        monkeypatch.setattr("mlops.deploy.deploy._engine_source_builder", _stand_in_source)
-
-
-def _stand_in_source(dest: Path) -> Path:
-    import gzip
-    import tarfile
-
-    from mlops.deploy.bundle import PACKAGE_DIR, package_files
-
-    dest.mkdir(parents=True, exist_ok=True)
-    bundle = dest / "sourcedir.tar.gz"
-    with gzip.GzipFile(bundle, "wb", mtime=0) as stream, tarfile.open(fileobj=stream, mode="w") as archive:
-        for name, path in sorted(package_files(PACKAGE_DIR)):
-            info = archive.gettarinfo(str(path), arcname=name)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            with path.open("rb") as data:
-                archive.addfile(info, data)
-    return bundle

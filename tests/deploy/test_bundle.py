@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -132,3 +134,22 @@ def test_every_handler_the_state_machine_calls_imports_from_the_extracted_zip(tm
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok")
+
+
+def test_the_training_source_bundle_is_made_reproducible_without_changing_its_members(tmp_path: Path) -> None:
+    from mlops.backends.aws.training_source import build_source_bundle
+
+    def members(path: Path) -> dict[str, bytes | None]:
+        with tarfile.open(path) as archive:
+            return {m.name: archive.extractfile(m).read() if m.isfile() else None  # type: ignore[union-attr]
+                    for m in archive.getmembers()}
+
+    first = build_source_bundle(tmp_path / "a")
+    original = members(first)
+    bundle.reproducible_tarball(first)
+    time.sleep(1.1)  # gzip and tar keep times in whole seconds
+    second = bundle.reproducible_tarball(build_source_bundle(tmp_path / "b"))
+    assert bundle.sha256_of(first) == bundle.sha256_of(second)
+    assert members(first) == original and "mlops/handlers.py" in original
+    with tarfile.open(first) as archive:
+        assert {(m.mtime, m.uid, m.uname) for m in archive.getmembers()} == {(0, 0, "")}

@@ -65,8 +65,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
 
 
 @pytest.fixture
-def deploy(aws: None, wheelhouse: Path, offline_requirements: list[str], capsys: pytest.CaptureFixture[str],
-           training_source: None) -> Iterator[Any]:
+def deploy(aws: None, wheelhouse: Path, offline_requirements: list[str],
+           capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """`mlops aws deploy --stack mlops --repository octo-org/models ...`: (exit code, stdout, stderr)."""
 
     def run(*extra: str, wheels: Path = wheelhouse) -> tuple[int, str, str]:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 
 
 @pytest.fixture
-def mlops(aws: None, wheelhouse: Path, offline_requirements: list[str], training_source: None,
+def mlops(aws: None, wheelhouse: Path, offline_requirements: list[str],
           capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """Run `mlops ARGS...` in-process: (exit code, stdout, stderr)."""
 
