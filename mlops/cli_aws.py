@@ -26,7 +26,7 @@ credentials that may create the stacks' resources (IAM roles included). Exit 0 d
 
 examples:
   mlops aws deploy --stack mlops --repository octo-org/models --region eu-west-1
-  GITHUB_TOKEN=... mlops aws deploy --stack mlops --repository octo-org/models --set-variables
+  GITHUB_TOKEN=... mlops aws deploy --stack mlops --repository o/models --set-variables --store-github-token
   mlops aws deploy --stack mlops --repository octo-org/models --environment production --no-cloudtrail"""
 
 STATUS_DESCRIPTION = """\
@@ -78,6 +78,9 @@ def _deploy_parser(subcommands: Any) -> None:
                         help="create no CloudTrail trail (the account has an organisation trail)")
     parser.add_argument("--set-variables", action="store_true",
                         help="set the repository variables through the GitHub API (token: GITHUB_TOKEN or GH_TOKEN)")
+    parser.add_argument("--store-github-token", action="store_true",
+                        help="put GITHUB_TOKEN (or GH_TOKEN) into the stack's secret: the token the Lambdas comment "
+                        "and commit with")
     parser.add_argument("--wheelhouse", type=Path, metavar="DIR",
                         help="install the Lambda's dependencies from these wheels only (pip --no-index)")
     parser.add_argument("--templates", type=Path, metavar="DIR",
@@ -111,19 +114,31 @@ def _do_deploy(args: argparse.Namespace, settings: Settings) -> int:
         templates=args.templates,
     )
     validate(options)
-    token = _github_token() if args.set_variables else None  # missing: say so before anything is deployed
-    result = Deployment(options, _clients(args, settings), _say).run()
-    variables_set = _set_variables(args.repository, result.variables, token) if token else {}
+    # a missing token is said before anything is deployed
+    token = _github_token(args) if args.set_variables or args.store_github_token else None
+    clients = _clients(args, settings)
+    result = Deployment(options, clients, _say).run()
+    if args.store_github_token and token:
+        _store_token(clients, result, token)
+    variables_set = _set_variables(args.repository, result.variables, token) if args.set_variables and token else {}
     emit(args, _deploy_document(result, variables_set), lambda: _describe_deploy(args, result, variables_set))
     return 0
 
 
-def _github_token() -> str:
+def _github_token(args: argparse.Namespace) -> str:
     token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     if not token:
-        raise UsageError("--set-variables: no token; set GITHUB_TOKEN or GH_TOKEN to a token that may write the "
-                         "repository's Actions variables (fine-grained: Variables read and write)")
+        option = "--set-variables" if args.set_variables else "--store-github-token"
+        raise UsageError(f"{option}: no token; set GITHUB_TOKEN or GH_TOKEN to a token of the repository (to set "
+                         "variables: Variables read and write; for the Lambdas: Issues and Contents read and write)")
     return token
+
+
+def _store_token(clients: Any, result: Any, token: str) -> None:
+    from mlops.deploy.secrets import store_github_token
+
+    arn = store_github_token(clients.client("secretsmanager"), result.stacks[0].outputs, token)
+    _say(f"stored the GitHub token in {arn}")
 
 
 def _set_variables(repository: str, variables: dict[str, str], token: str) -> dict[str, str]:

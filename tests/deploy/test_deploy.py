@@ -255,6 +255,7 @@ def test_a_failing_stack_exits_1_with_cloudformation_s_reason(deploy: Any, monke
     (["--stack", "9lives"], "--stack: '9lives' is not a stack name"),
     (["--templates", "/nonexistent"], "--templates: '/nonexistent' does not hold mlops-pipeline.yml"),
     (["--set-variables"], "--set-variables: no token; set GITHUB_TOKEN or GH_TOKEN"),
+    (["--store-github-token"], "--store-github-token: no token; set GITHUB_TOKEN or GH_TOKEN"),
 ])
 def test_usage_errors_exit_2_before_anything_is_deployed(deploy: Any, calls: Calls, argv: list[str],
                                                          message: str) -> None:

@@ -136,3 +136,18 @@ def test_a_token_that_may_not_write_variables_is_a_clear_error(
     code, _, err = mlops(*deploy_args("--set-variables", wheelhouse=wheelhouse))
     assert code == 1
     assert "GitHub API: setting the repository variable MLOPS_AWS_REGION: 403" in err
+
+
+# -- --store-github-token ---------------------------------------------------------------------------------------
+def test_the_github_token_goes_into_the_stack_s_secret_and_nowhere_else(aws: None) -> None:
+    """moto's CloudFormation does not create the stack's secrets (it skips the resource type), so the secret is
+    made here as the template makes it, and the function gets the output that names it."""
+    from mlops.deploy.secrets import store_github_token
+    from mlops.errors import DeployError
+
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    arn = secrets.create_secret(Name="GitHubTokenSecret-abc", SecretString="UNSET - put the token")["ARN"]
+    assert store_github_token(secrets, {"GitHubTokenSecretArn": arn}, "ghp_secret") == arn
+    assert secrets.get_secret_value(SecretId=arn)["SecretString"] == "ghp_secret"
+    with pytest.raises(DeployError, match="no output GitHubTokenSecretArn"):
+        store_github_token(secrets, {}, "ghp_secret")
