@@ -128,7 +128,8 @@ def offline_requirements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return requirements
 
 
-def fail_on_execute(monkeypatch: pytest.MonkeyPatch, resource: str, reason: str) -> None:
+def fail_on_execute(monkeypatch: pytest.MonkeyPatch, resource: str, reason: str,
+                    resource_type: str = "AWS::IAM::Role") -> None:
     """moto's ExecuteChangeSet as CloudFormation behaves when `resource` fails: its event, the cancelled ones,
     the rollback; the stack ends ROLLBACK_COMPLETE (a create) or UPDATE_ROLLBACK_COMPLETE (an update)."""
 
@@ -140,7 +141,7 @@ def fail_on_execute(monkeypatch: pytest.MonkeyPatch, resource: str, reason: str)
                                         ("Other", f"{kind}_FAILED", "Resource creation cancelled")):
             stack.events.append(cfn_models.Event(
                 stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
-                physical_resource_id="", resource_type="AWS::IAM::Role", resource_status=status,
+                physical_resource_id="", resource_type=resource_type, resource_status=status,
                 resource_status_reason=why, resource_properties=None))
         final = "ROLLBACK_COMPLETE" if kind == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
         stack._add_stack_event(final)

@@ -240,11 +240,11 @@ def test_the_account_s_github_oidc_provider_is_reused(deploy: Any) -> None:
 # -- failures ----------------------------------------------------------------------------------------------------
 def test_a_failing_stack_exits_1_with_cloudformation_s_reason(deploy: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     reason = "Resource handler returned message: \"Bucket mlops-audit already exists\""
-    fail_on_execute(monkeypatch, "AuditBucket", reason)
+    fail_on_execute(monkeypatch, "AuditBucket", reason, "AWS::S3::Bucket")
     code, out, err = deploy()
     assert code == 1
     assert "stack mlops failed: ROLLBACK_COMPLETE" in err
-    assert f"AuditBucket (AWS::IAM::Role): {reason}" in err
+    assert f"AuditBucket (AWS::S3::Bucket): {reason}" in err
     assert "Traceback" not in err and out == ""
     with pytest.raises(Exception, match="does not exist"):
         stack("mlops-github")  # the OIDC stack is not attempted without the pipeline's outputs
