@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.client import BaseClient
 from moto import mock_aws
 from moto.cloudformation import models as cfn_models
 from moto.s3 import models as s3_models
@@ -27,8 +28,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 
 
-@pytest.fixture(autouse=True)
-def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+def use_fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake keys, and none of the developer's AWS configuration or GitHub token leaks into a test."""
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
                  "AWS_DEFAULT_REGION", "GITHUB_TOKEN", "GH_TOKEN", "GITHUB_API_URL"):
@@ -38,11 +38,21 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", REGION)
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto, with its bucket policies evaluated as AWS evaluates them for HTTPS requests (see below)."""
+@pytest.fixture(autouse=True)
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_fake_credentials(monkeypatch)
+
+
+def complete_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto, with its bucket policies evaluated as AWS evaluates them for HTTPS requests and ExecuteChangeSet
+    leaving the stack as CloudFormation does (see below)."""
     monkeypatch.setattr(s3_models.FakeBucket, "get_permission", _permission_over_https)
     monkeypatch.setattr(cfn_models.CloudFormationBackend, "execute_change_set", _execute_and_keep_the_result)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    complete_moto(monkeypatch)
     with mock_aws():
         yield
 
@@ -149,3 +159,34 @@ def fail_on_execute(monkeypatch: pytest.MonkeyPatch, resource: str, reason: str,
         change_set.execution_status = "EXECUTE_COMPLETE"
 
     monkeypatch.setattr(cfn_models.CloudFormationBackend, "execute_change_set", execute)
+
+
+class Calls:
+    """Every AWS call made (service, operation, parameters), as botocore sends it."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, str, dict[str, Any]]] = []
+
+    def of(self, service: str, operation: str | None = None) -> list[Any]:
+        return [(op, params) if operation is None else params for svc, op, params in self.made
+                if svc == service and operation in (None, op)]
+
+    def operations(self, service: str) -> list[str]:
+        return [op for svc, op, _ in self.made if svc == service and not op.startswith(("Describe", "List", "Get"))]
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
+    recorded = Calls()
+    make_api_call = BaseClient._make_api_call
+
+    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        recorded.made.append((client.meta.service_model.service_name, operation, dict(params)))
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return recorded
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
+    return record_calls(monkeypatch)
