@@ -143,17 +143,18 @@ class ChangeSetDeployer:
                 self._show_changes(stack, described.get("Changes", []))
                 return change_set
             if described["Status"] == "FAILED":
-                return self._failed_change_set(stack, change_set, described.get("StatusReason", ""))
+                self._discard_empty_change_set(stack, change_set, described.get("StatusReason", ""))
+                return None
             if time.monotonic() > deadline:
                 raise DeployError(f"stack {stack}: the change set was not ready within {self.timeout_seconds:g} s")
             time.sleep(self.poll_seconds)
 
-    def _failed_change_set(self, stack: str, change_set: str, reason: str) -> None:
+    def _discard_empty_change_set(self, stack: str, change_set: str, reason: str) -> None:
+        """A change set that failed for having no changes is deleted; one that failed for another reason is an error."""
         if not any(text in reason for text in NO_CHANGES):
             raise DeployError(f"stack {stack}: CloudFormation refused the change set: {reason or 'no reason given'}")
         with aws_call(f"deleting the empty change set of {stack}"):
             self.cloudformation.delete_change_set(ChangeSetName=change_set, StackName=stack)
-        return None
 
     def _show_changes(self, stack: str, changes: list[dict[str, Any]]) -> None:
         for change in changes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mlops.backends.aws.clients import aws_call
@@ -50,12 +51,12 @@ def _describe(cloudformation: Any, name: str) -> dict[str, Any] | None:
 
 
 def _summary(stack: dict[str, Any]) -> dict[str, Any]:
-    changed = stack.get("LastUpdatedTime") or stack.get("CreationTime")
+    changed: Any = stack.get("LastUpdatedTime") or stack.get("CreationTime")
     return {
         "stack": stack["StackName"],
         "status": stack["StackStatus"],
         "reason": stack.get("StackStatusReason"),
-        "last_updated": changed.isoformat() if hasattr(changed, "isoformat") else changed,
+        "last_updated": changed.isoformat() if isinstance(changed, datetime) else changed,
         "stack_id": stack["StackId"],
         "outputs": {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])},
     }
