@@ -24,6 +24,8 @@ GITHUB_OIDC_OUTPUTS = MappingProxyType({
 # (TrainingSourceKey) and infra/cloudformation/state-machine.asl.json as it is (StateMachineDefinitionKey; the
 # stack fills in its ${...} placeholders). CloudFormation only notices new code or a new definition when the key
 # changes, so each key should name its content (e.g. a digest of the bytes in it).
+# The template itself (about 64 KB) is over CloudFormation's 51,200-byte limit for a TemplateBody: upload it to
+# CodeBucket too and pass TemplateURL (moto accepts either; AWS refuses the body).
 PIPELINE_PARAMETERS = ("GitHubRepository", "CodeBucket", "LambdaCodeKey", "TrainingSourceKey",
                        "StateMachineDefinitionKey", "TrainingInstanceType", "NotificationEmail", "CreateCloudTrail",
                        "AuditRetentionDays")

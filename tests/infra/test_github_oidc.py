@@ -180,7 +180,7 @@ def test_the_role_may_make_only_the_action_s_calls_on_this_pipeline_s_resources(
     _, statements = role_documents(deploy("mlops-github", ExistingOidcProviderArn=PROVIDER)["RoleArn"])
     packages = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/mlops-*"
     groups = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/mlops-*"
-    reports = f"arn:aws:s3:::mlops-data-{ACCOUNT}/reports/*"
+    reports = f"arn:aws:s3:::mlops-data-{ACCOUNT}/history/*"
     assert allowed(statements) == {
         "states:StartExecution": [PIPELINE_OUTPUTS["StateMachineArn"]],
         "states:DescribeExecution": [f"arn:aws:states:{REGION}:{ACCOUNT}:execution:mlops-pipeline:*"],

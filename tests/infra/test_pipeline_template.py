@@ -17,7 +17,7 @@ import pytest
 
 import mlops.handlers
 from mlops.backends.aws.dynamodb_table import TABLE_DEFINITION
-from mlops.backends.aws.training_job import SKLEARN_ACCOUNTS, framework_image
+from mlops.backends.aws.training_job import SKLEARN_ACCOUNTS, JobConfig, framework_image
 from mlops.deploy.stacks import GITHUB_OIDC_RESOURCE_PARAMETERS, PIPELINE_OUTPUTS, PIPELINE_PARAMETERS
 from mlops.errors import UsageError
 from mlops.pipeline import asl
@@ -149,10 +149,20 @@ def test_the_training_image_is_the_one_the_engine_names_in_every_pinned_region()
         assert training_image(region) == framework_image(region)
 
 
-def test_the_instance_type_and_roles_are_wired_to_the_state_machine() -> None:
-    assert substitutions()["TrainingInstanceType"] == {"Ref": "TrainingInstanceType"}
-    assert get_att(substitutions()["SageMakerRoleArn"]) == ("SageMakerRole", "Arn")
-    assert template()["Parameters"]["TrainingInstanceType"]["Default"] == "ml.m5.large"
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-northeast-1"])
+def test_the_state_machine_s_constants_are_what_the_lambdas_settings_give(region: str) -> None:
+    """The Lambdas build the same request (JobConfig from their environment) as the state machine sends: each of
+    JobConfig.substitutions() is, in the template, the same expression as the Lambdas' variable it comes from."""
+    (environment, *_) = environments()
+    symbolic = {name: repr(value) for name, value in environment.items()}
+    config = JobConfig.from_settings(Settings.from_env({**symbolic, "AWS_REGION": region}).aws)
+    expected = {name: repr(substitutions()[name]) for name in config.substitutions()}
+    expected["TrainingImage"] = training_image(region)
+    assert config.substitutions() == expected
+
+
+def test_the_training_instance_type_defaults_as_the_settings_do() -> None:
+    assert template()["Parameters"]["TrainingInstanceType"]["Default"] == JobConfig.instance_type
 
 
 def test_the_definition_is_the_uploaded_committed_asl() -> None:
