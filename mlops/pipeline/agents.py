@@ -353,8 +353,9 @@ def verify(run: RunState, ports: Ports) -> RunState:
 
 def rollback(run: RunState, ports: Ports) -> RunState:
     """Verification failed: make the previous version current again (FR-011 automatic rollback)."""
-    if run.verify is None:
-        run.verify = VerifyResult(ok=False, detail=run.error.message if run.error else "verification failed")
+    if run.verify is None:  # the Verify job or its reading failed: its own reason, not a job description
+        error = _readable(run.error)
+        run.verify = VerifyResult(ok=False, detail=error.message if error else "verification failed")
     ref = run.registered
     if ref is None or ports.registry.current(ref.model_id) != ref.version:
         # Another run registered after this one: its version is current and is not ours to roll away from.

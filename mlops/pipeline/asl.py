@@ -18,7 +18,8 @@ from typing import Any
 
 from mlops.pipeline.flow import FLOW, AwaitOperator, Catch, Choice, End, Flow, Retry, Rule, Task, TrainingJob
 
-# The job's environment: progress lines reach CloudWatch (and the progress agent) as they are printed.
+# The job's environment: progress lines reach CloudWatch as they are printed, whichever image runs the job (the
+# framework image sets it too; MLOPS_TRAINING_IMAGE may name one that does not).
 JOB_ENVIRONMENT = {"PYTHONUNBUFFERED": "1"}
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 LAMBDA_CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
