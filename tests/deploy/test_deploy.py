@@ -138,3 +138,9 @@ def test_branch_and_environment_together_are_refused(deploy: Any) -> None:
     with pytest.raises(SystemExit) as exit_:
         deploy("--branch", "main", "--environment", "prod")
     assert exit_.value.code == 2
+
+
+def test_mlops_aws_alone_shows_its_commands_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["aws"]) == 2
+    err = capsys.readouterr().err
+    assert "deploy" in err and "status" in err
