@@ -148,20 +148,22 @@ class Deployment:
         if missing:
             raise DeployError(f"stack {self.options.stack}: no output {', '.join(missing)}; the OIDC stack needs "
                               "it (is the pipeline template older than this mlops?)")
-        owner, name = self.options.repository.split("/")
         parameters: dict[str, str | None] = {
             **{key: pipeline_outputs[key] for key in stacks.GITHUB_OIDC_RESOURCE_PARAMETERS},
-            "GitHubOwner": owner,
-            "GitHubRepo": name,
-            "GitHubBranch": self.options.branch,
-            # a branch given now replaces an environment trusted before, and the other way round
-            "GitHubEnvironment": self.options.environment if self.options.environment is not None
-            else ("" if self.options.branch is not None else None),
-            "ExistingOidcProviderArn": self._existing_provider(),
+            **self._trust_parameters(),
         }
         _check_parameters(parameters, (*stacks.GITHUB_OIDC_TRUST_PARAMETERS,
                                        *stacks.GITHUB_OIDC_RESOURCE_PARAMETERS), OIDC_TEMPLATE)
         return StackSpec(self.options.oidc_stack, url, parameters, {DEPLOYMENT_TAG: self.options.stack})
+
+    def _trust_parameters(self) -> dict[str, str | None]:
+        """Who may assume the role: the repository, and its branch or environment (None: as deployed)."""
+        owner, name = self.options.repository.split("/")
+        branch, environment = self.options.branch, self.options.environment
+        if environment is None and branch is not None:
+            environment = ""  # a branch given now replaces an environment trusted before
+        return {"GitHubOwner": owner, "GitHubRepo": name, "GitHubBranch": branch, "GitHubEnvironment": environment,
+                "ExistingOidcProviderArn": self._existing_provider()}
 
     def _existing_provider(self) -> str | None:
         """On the first deploy, GitHub's OIDC provider if the account has one (an account holds one per URL);
