@@ -123,6 +123,7 @@ def test_set_variables_creates_and_updates_the_repository_variables(
     }
     assert "MLOPS_BACKEND = aws (updated)" in out and "MLOPS_BUCKET = " in out and "(created)" in out
     assert "gh variable set" not in out
+    assert "a-token" not in out + err  # the token is never printed
     code, out, _ = mlops(*deploy_args("--set-variables", wheelhouse=wheelhouse))
     assert code == 0 and out.count("(unchanged)") == 7
     writes = [r for r in fake_github.requests if r[0] in ("POST", "PATCH")]
