@@ -246,24 +246,6 @@ def test_only_jobs_that_run_with_the_aws_backend_may_request_an_oidc_token() -> 
                 assert backend == "aws", f"{name} {job_id}"
 
 
-def test_the_deploy_workflow_assumes_the_deploy_role_through_oidc_and_runs_the_deploy_command() -> None:
-    document = workflow("mlops-deploy.yml")
-    assert set(document["on"]) == {"workflow_dispatch"}
-    assert set(document["on"]["workflow_dispatch"]["inputs"]) == {"stack", "region"}
-    job = document["jobs"]["deploy"]
-    assert job["environment"] == "mlops-deploy"  # the deploy role trusts this environment's subject only
-    uses = [step.get("uses", "") for step in job["steps"]]
-    credentials = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
-    assert credentials["with"] == {"role-to-assume": "${{ vars.MLOPS_AWS_DEPLOY_ROLE_ARN }}",
-                                   "aws-region": "${{ inputs.region }}"}  # OIDC only: no stored keys
-    deploy = job["steps"][-1]
-    assert uses.index(credentials["uses"]) == len(uses) - 2
-    assert 'mlops aws deploy "$@"' in deploy["run"] and '--stack "$STACK"' in deploy["run"]
-    assert deploy["env"]["STACK"] == "${{ inputs.stack }}"
-    assert render(job["concurrency"]["group"], contexts("workflow_dispatch", {
-        "inputs": {"stack": "mlops", "region": "eu-west-1"}})) == "mlops-deploy-mlops-eu-west-1"
-
-
 # ------------------------------------------------------------------ concurrency and runners
 
 
@@ -574,3 +556,24 @@ def test_the_evaluator_follows_github_s_rules_for_the_expressions_these_workflow
     assert evaluate("vars.MISSING != 'aws' && !github.event.issue.pull_request", context) is True
     assert evaluate("'abc' == 'ABC' && 1 == '1' && null == 0 && !('a' == 'b')", context) is True
     assert render("group-${{ github.event.issue.missing || 'none' }}", context) == "group-none"
+
+
+# ------------------------------------------------------------------ the deploy workflow
+
+
+def test_the_deploy_workflow_assumes_the_deploy_role_through_oidc_and_runs_the_deploy_command() -> None:
+    document = workflow("mlops-deploy.yml")
+    assert set(document["on"]) == {"workflow_dispatch"}
+    assert set(document["on"]["workflow_dispatch"]["inputs"]) == {"stack", "region"}
+    job = document["jobs"]["deploy"]
+    assert job["environment"] == "mlops-deploy"  # the deploy role trusts this environment's subject only
+    uses = [step.get("uses", "") for step in job["steps"]]
+    credentials = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert credentials["with"] == {"role-to-assume": "${{ vars.MLOPS_AWS_DEPLOY_ROLE_ARN }}",
+                                   "aws-region": "${{ inputs.region }}"}  # OIDC only: no stored keys
+    deploy = job["steps"][-1]
+    assert uses.index(credentials["uses"]) == len(uses) - 2
+    assert 'mlops aws deploy "$@"' in deploy["run"] and '--stack "$STACK"' in deploy["run"]
+    assert deploy["env"]["STACK"] == "${{ inputs.stack }}"
+    assert render(job["concurrency"]["group"], contexts("workflow_dispatch", {
+        "inputs": {"stack": "mlops", "region": "eu-west-1"}})) == "mlops-deploy-mlops-eu-west-1"
