@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
+from mlops.cli_aws import register_aws
 from mlops.cli_common import EXIT_FOR_STATUS, emit, require_file
 from mlops.cli_init import register_init
 from mlops.commands import parse_command
@@ -33,6 +34,7 @@ def register_commands(commands: Any) -> None:
     _history(commands)
     _datasets(commands)
     register_init(commands)
+    register_aws(commands)
 
 
 def _command(commands: Any, name: str, help_text: str, example: str, handler: Any) -> argparse.ArgumentParser:

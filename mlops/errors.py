@@ -97,3 +97,7 @@ class AwsAccessDenied(AwsError):
 
 class AwsUnavailable(AwsError):
     """The endpoint could not be reached or answered with a server error after the bounded retries."""
+
+
+class DeployError(MlopsError):
+    """`mlops aws deploy` could not finish: a bundle could not be built, or a stack failed (with its reasons)."""

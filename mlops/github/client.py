@@ -168,6 +168,27 @@ class GitHubClient:
             except _github().UnknownObjectException:
                 return "none"  # not a collaborator (or no such user)
 
+    # -- Actions variables (`mlops aws deploy --set-variables`) --
+
+    def set_variable(self, name: str, value: str) -> str:
+        """Create or update a repository variable: returns created, updated or unchanged.
+
+        Needs a token that may write variables (a fine-grained token with "Variables: write", or a classic one
+        with `repo`): the Actions token cannot.
+        """
+        github = _github()
+        with self._call(f"setting the repository variable {name}"):
+            try:
+                current = self._repo.get_variable(name).value
+            except github.UnknownObjectException:
+                self._repo.create_variable(name, value)
+                return "created"
+            if current == value:
+                return "unchanged"
+            if not self._repo.get_variable(name).edit(value):  # PyGithub answers False instead of raising
+                raise GitHubError(f"GitHub API: setting the repository variable {name}: the update was refused")
+            return "updated"
+
     # -- commits --
 
     def commit_files(self, files: Mapping[str, bytes], message: str, *, attempts: int = 5) -> str | None:

@@ -44,7 +44,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import fake_github_shapes as shapes
 from fake_github_routes import ROUTES, Call, Reply, comment_json, issue_json
 from fake_github_shapes import Site
-from fake_github_state import ACTIONS_BOT, PERMISSION_OF_ROLE, Account, Issue, RepositoryState, now_iso
+from fake_github_state import ACTIONS_BOT, PERMISSION_OF_ROLE, Account, Issue, RepositoryState, Variable, now_iso
 from openapi_check import Match, github_description
 
 DOCS = "https://docs.github.com/rest"
@@ -142,6 +142,18 @@ class FakeGitHub:
     def dispatches(self) -> list[dict[str, Any]]:
         """Bodies of repository_dispatch events, and of workflow_dispatch ones with their ``workflow_id``."""
         return self._repo.dispatches
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The repository's Actions variables, name -> value."""
+        with self._lock:
+            return {name: variable.value for name, variable in self._repo.variables.items()}
+
+    def set_variable(self, name: str, value: str) -> None:
+        """Seed a variable (as someone setting it in the repository's settings would)."""
+        with self._lock:
+            stamp = now_iso()
+            self._repo.variables[name.upper()] = Variable(name.upper(), value, stamp, stamp)
 
     def comments(self, number: int) -> list[dict[str, Any]]:
         with self._lock:

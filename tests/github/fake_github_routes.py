@@ -23,6 +23,7 @@ from fake_github_state import (
     Issue,
     Reaction,
     RepositoryState,
+    Variable,
     now_iso,
     signature_now,
 )
@@ -239,6 +240,36 @@ def workflow_dispatch(repo: RepositoryState, site: Site, call: Call) -> Reply:
     return Reply(204)
 
 
+# -- Actions variables -------------------------------------------------------------------------------------
+def _variable_json(variable: Variable) -> dict[str, Any]:
+    return {"name": variable.name, "value": variable.value, "created_at": variable.created_at,
+            "updated_at": variable.updated_at}
+
+
+def get_variable(repo: RepositoryState, site: Site, call: Call) -> Reply:
+    variable = repo.variables.get(call.params["name"].upper())
+    return Reply(200, _variable_json(variable)) if variable else not_found(call)
+
+
+def create_variable(repo: RepositoryState, site: Site, call: Call) -> Reply:
+    """GitHub upper-cases the name and refuses one that exists (409): updating is PATCH's job."""
+    name = call.body["name"].upper()
+    if name in repo.variables:
+        return Reply(409, shapes.error("Already exists - Variable already exists", call.docs_url, 409))
+    stamp = now_iso()
+    repo.variables[name] = Variable(name, call.body["value"], stamp, stamp)
+    return Reply(201, {})
+
+
+def update_variable(repo: RepositoryState, site: Site, call: Call) -> Reply:
+    variable = repo.variables.get(call.params["name"].upper())
+    if variable is None:
+        return not_found(call)
+    variable.value = call.body.get("value", variable.value)
+    variable.updated_at = now_iso()
+    return Reply(204)
+
+
 # -- the Git database --------------------------------------------------------------------------------------
 def create_blob(repo: RepositoryState, site: Site, call: Call) -> Reply:
     text, encoding = call.body["content"], call.body.get("encoding", "utf-8")
@@ -391,4 +422,7 @@ ROUTES: dict[str, Route] = {
     "git/get-commit": get_commit,
     "git/get-ref": get_ref,
     "git/update-ref": update_ref,
+    "actions/get-repo-variable": get_variable,
+    "actions/create-repo-variable": create_variable,
+    "actions/update-repo-variable": update_variable,
 }

@@ -1,5 +1,5 @@
 """What the fake GitHub remembers about its one repository: issues, comments, reactions, labels, permissions,
-dispatches and the Git database. Plain records; the HTTP routes change them, the tests read them.
+dispatches, Actions variables and the Git database. Plain records; the HTTP routes change them, the tests read them.
 """
 
 from __future__ import annotations
@@ -68,6 +68,16 @@ class Comment:
 
 
 @dataclass
+class Variable:
+    """An Actions repository variable (Settings > Secrets and variables > Actions > Variables)."""
+
+    name: str  # as GitHub keeps it: upper case (names are case-blind)
+    value: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
 class RateBudget:
     """The primary rate limit GitHub reports on every answer (the fake counts but never runs out by itself)."""
 
@@ -90,6 +100,7 @@ class RepositoryState:
     labels: dict[str, Label] = field(default_factory=dict)  # by lower-case name: GitHub's names are case-blind
     roles: dict[str, str] = field(default_factory=dict)
     dispatches: list[dict[str, Any]] = field(default_factory=list)
+    variables: dict[str, Variable] = field(default_factory=dict)  # by upper-case name
     git: GitDatabase = field(default_factory=GitDatabase)
     rate: RateBudget = field(default_factory=RateBudget)
     _next_id: int = 1000

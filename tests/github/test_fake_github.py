@@ -306,3 +306,18 @@ def test_answers_that_break_the_description_are_caught() -> None:
     assert any("'node_id' is a required property" in problem for problem in half_built)
     assert wrong_status == ["GET /repos/{owner}/{repo}/issues/{issue_number} -> 201: "
                             "status 201 is not documented for this operation"]
+
+
+# -- Actions variables -------------------------------------------------------------------------------------
+def test_repository_variables_are_created_read_and_updated_as_github_does(fake_github: FakeGitHub) -> None:
+    repo = client(fake_github).get_repo(REPO)
+    repo.create_variable("mlops_bucket", "one")  # GitHub keeps names upper case
+    assert repo.get_variable("MLOPS_BUCKET").value == "one"
+    assert repo.get_variable("MLOPS_BUCKET").edit("two") is True
+    assert fake_github.variables == {"MLOPS_BUCKET": "two"}
+    with pytest.raises(GithubException) as duplicate:
+        repo.create_variable("MLOPS_BUCKET", "three")
+    assert duplicate.value.status == 409
+    with pytest.raises(GithubException) as missing:
+        repo.get_variable("NOPE").value  # noqa: B018 - reading it fetches the variable
+    assert missing.value.status == 404

@@ -224,6 +224,7 @@ EXPECTED_PERMISSIONS = {
         "rollback-aws": {"contents": "write", "id-token": "write"},
     },
     "ci.yml": {"test": {"contents": "read"}},
+    "mlops-deploy.yml": {"deploy": {"contents": "read", "id-token": "write"}},
 }
 
 
@@ -238,6 +239,8 @@ def test_every_workflow_grants_nothing_at_the_top_and_each_job_only_what_it_uses
 def test_only_jobs_that_run_with_the_aws_backend_may_request_an_oidc_token() -> None:
     for name, document in all_workflows().items():
         for job_id, job in document["jobs"].items():
+            if name == "mlops-deploy.yml":
+                continue  # the deploy (test_the_deploy_workflow_...) runs no action, it deploys the AWS stacks
             if "id-token" in job["permissions"]:
                 backend = action_step(job)["with"]["backend"]
                 assert backend == "aws", f"{name} {job_id}"
@@ -286,7 +289,7 @@ def test_rollbacks_of_one_model_run_one_at_a_time() -> None:
 def test_the_repository_variable_chooses_the_runner_and_self_hosted_is_the_default() -> None:
     for name, document in all_workflows().items():
         for job_id, job in document["jobs"].items():
-            if name == "ci.yml":
+            if name in ("ci.yml", "mlops-deploy.yml"):  # no state of their own: GitHub's runners will do
                 assert job["runs-on"] == "ubuntu-latest"
                 continue
             assert job["runs-on"] == RUNNER, f"{name} {job_id}"
@@ -321,7 +324,7 @@ def test_every_third_party_action_is_pinned_to_a_commit_with_its_version_alongsi
             assert FULL_SHA.fullmatch(sha), f"{path.name}: {action} is not pinned to a full commit SHA"
             assert match["version"] and re.fullmatch(r"v\d+\.\d+\.\d+", match["version"]), line
             pins.setdefault(action, set()).add(line.partition("@")[2])
-    assert set(pins) == {"actions/checkout", "actions/setup-python"}
+    assert set(pins) == {"actions/checkout", "actions/setup-python", "aws-actions/configure-aws-credentials"}
     assert all(len(lines) == 1 for lines in pins.values()), f"one pin per action everywhere: {pins}"
 
 
@@ -553,3 +556,24 @@ def test_the_evaluator_follows_github_s_rules_for_the_expressions_these_workflow
     assert evaluate("vars.MISSING != 'aws' && !github.event.issue.pull_request", context) is True
     assert evaluate("'abc' == 'ABC' && 1 == '1' && null == 0 && !('a' == 'b')", context) is True
     assert render("group-${{ github.event.issue.missing || 'none' }}", context) == "group-none"
+
+
+# ------------------------------------------------------------------ the deploy workflow
+
+
+def test_the_deploy_workflow_assumes_the_deploy_role_through_oidc_and_runs_the_deploy_command() -> None:
+    document = workflow("mlops-deploy.yml")
+    assert set(document["on"]) == {"workflow_dispatch"}
+    assert set(document["on"]["workflow_dispatch"]["inputs"]) == {"stack", "region"}
+    job = document["jobs"]["deploy"]
+    assert job["environment"] == "mlops-deploy"  # the deploy role trusts this environment's subject only
+    uses = [step.get("uses", "") for step in job["steps"]]
+    credentials = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert credentials["with"] == {"role-to-assume": "${{ vars.MLOPS_AWS_DEPLOY_ROLE_ARN }}",
+                                   "aws-region": "${{ inputs.region }}"}  # OIDC only: no stored keys
+    deploy = job["steps"][-1]
+    assert uses.index(credentials["uses"]) == len(uses) - 2
+    assert 'mlops aws deploy "$@"' in deploy["run"] and '--stack "$STACK"' in deploy["run"]
+    assert deploy["env"]["STACK"] == "${{ inputs.stack }}"
+    assert render(job["concurrency"]["group"], contexts("workflow_dispatch", {
+        "inputs": {"stack": "mlops", "region": "eu-west-1"}})) == "mlops-deploy-mlops-eu-west-1"
