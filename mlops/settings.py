@@ -138,6 +138,7 @@ class AwsSettings:
     github_token_secret: str | None = None  # MLOPS_GITHUB_TOKEN_SECRET: Secrets Manager id of the GitHub token
     slack_url_secret: str | None = None  # MLOPS_SLACK_URL_SECRET: Secrets Manager id of the Slack webhook URL
     sagemaker_role_arn: str | None = None  # MLOPS_SAGEMAKER_ROLE_ARN: the role SageMaker training jobs run as
+    state_machine_arn: str | None = None  # MLOPS_STATE_MACHINE_ARN: the pipeline's state machine (the action)
 
     def endpoint_for(self, service_env_name: str) -> str | None:
         """The endpoint of one service (`S3`, `SFN`, `SECRETS_MANAGER`...), else the general one, else None."""
@@ -168,4 +169,5 @@ AWS_NAMES = {
     "github_token_secret": "MLOPS_GITHUB_TOKEN_SECRET",
     "slack_url_secret": "MLOPS_SLACK_URL_SECRET",
     "sagemaker_role_arn": "MLOPS_SAGEMAKER_ROLE_ARN",
+    "state_machine_arn": "MLOPS_STATE_MACHINE_ARN",
 }

@@ -19,6 +19,7 @@ from mlops.errors import MlopsError, UsageError
 from mlops.github.actions_io import ActionsIO
 
 MODES = ("start", "comment", "record", "rollback")
+BACKENDS = ("local", "aws")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -30,10 +31,10 @@ def main(argv: Sequence[str]) -> int:
         ctx = ActionContext.from_env()
         io = ActionsIO(ctx.output_path, ctx.summary_path)
         io.mask(ctx.connection.token)
-        if ctx.settings.backend != "local":
+        if ctx.settings.backend not in BACKENDS:
             raise UsageError(
-                f"MLOPS_BACKEND: '{ctx.settings.backend}' is not available yet (the AWS engine is planned, see "
-                "docs/architecture.md); use the action's default, backend: local, on a self-hosted runner"
+                f"MLOPS_BACKEND: '{ctx.settings.backend[:40]}' is not a backend; use local (the default, on a "
+                "self-hosted runner) or aws (the pipeline on AWS Step Functions, docs/github-action.md)"
             )
         outcome = importlib.import_module(f"mlops.action.{mode}").run(ctx, io)
         outcome.write(io)

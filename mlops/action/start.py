@@ -3,7 +3,8 @@
 Validate its request; an invalid one gets the problem list. A valid one claims the issue's one run (whatever the
 deliveries: GitHub sends `opened` and `labeled` for one form, and redelivers), then starts at once when the
 issue's author may write to the repository, or waits for a writer's `/mlops approve`. A redelivery changes
-nothing; an edit after the run started starts nothing and says so, once per edit.
+nothing; an edit after the run started starts nothing and says so, once per edit. With backend aws the run is a
+Step Functions execution, started by mlops/action/aws_start.py.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def run(ctx: ActionContext, io: ActionsIO) -> Outcome:
         return Outcome("ignored")
     issue = event.issue
     data = IssueData(issue.number, issue.title, issue.body or "", issue.user.login, issue.html_url, ())
+    if ctx.settings.backend == "aws":  # the run happens in Step Functions; this job only starts it
+        from mlops.action.aws_start import AwsIssueStart
+
+        return AwsIssueStart(ctx, io, GitHubClient(ctx.connection), data).handle()
     return IssueStart(ctx, io, GitHubClient(ctx.connection), IssueRuns(ctx.settings.db_path), data).handle()
 
 

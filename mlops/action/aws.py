@@ -1,0 +1,90 @@
+"""The AWS engine as the action reaches it (MLOPS_BACKEND=aws): one client factory, and only the parts a mode
+uses. `start` needs the state machine only; `comment` also reads the run table; `rollback` and `record` use the
+registry and the bucket. Each part names the setting it needs when that setting is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops.errors import UsageError
+from mlops.settings import AwsSettings
+
+if TYPE_CHECKING:
+    from mlops.backends.aws.clients import AwsClients
+    from mlops.backends.aws.dynamodb_runs import DynamoRunStore
+    from mlops.backends.aws.stepfunctions import Executions
+    from mlops.ports import History
+    from mlops.registry import ModelRegistry
+
+
+@dataclass
+class AwsParts:
+    settings: AwsSettings
+
+    @cached_property
+    def clients(self) -> AwsClients:
+        from mlops.backends.aws.clients import AwsClients
+
+        return AwsClients(self.settings)
+
+    def executions(self) -> Executions:
+        """The pipeline's state machine (MLOPS_STATE_MACHINE_ARN), for starting and looking at executions."""
+        from mlops.backends.aws.stepfunctions import Executions
+
+        arn = self.require(self.settings.state_machine_arn, "MLOPS_STATE_MACHINE_ARN", "the pipeline's state machine")
+        if ":stateMachine:" not in arn:
+            raise UsageError(f"MLOPS_STATE_MACHINE_ARN: '{arn[:200]}' is not a state machine ARN (arn:aws:states:...)")
+        return Executions(self.clients.client("stepfunctions"), arn)
+
+    def tasks(self) -> Executions:
+        """Step Functions for answering a paused run's task token (which names its execution by itself)."""
+        from mlops.backends.aws.stepfunctions import Executions
+
+        return Executions(self.clients.client("stepfunctions"), self.settings.state_machine_arn or "")
+
+    def runs(self) -> DynamoRunStore:
+        """The run table (MLOPS_RUN_TABLE): the paused runs' task tokens and the run documents."""
+        from mlops.backends.aws.dynamodb_runs import DynamoRunStore
+        from mlops.backends.aws.dynamodb_table import Table
+
+        name = self.require(self.settings.run_table, "MLOPS_RUN_TABLE", "the DynamoDB run table")
+        return DynamoRunStore(Table(self.clients.client("dynamodb"), name))
+
+    @staticmethod
+    def require(value: str | None, variable: str, what: str) -> str:
+        if not value:
+            raise UsageError(
+                f"{variable}: not set; with backend aws the action needs {what} (the pipeline stack's output; "
+                "docs/github-action.md lists the inputs)"
+            )
+        return value
+
+
+def console_url(region: str | None, execution_arn: str) -> str:
+    """The execution's page in the AWS console (for the job summary and the logs)."""
+    region = region or "us-east-1"
+    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+
+
+def registry_and_history(parts: AwsParts, scratch: Path, keep: int) -> tuple[ModelRegistry, History]:
+    """The registry over SageMaker (records in model package metadata, rollbacks in the run table) and the history
+    in `history/` of MLOPS_BUCKET: what a rollback changes."""
+    from mlops.backends.aws.dynamodb_table import Table
+    from mlops.backends.aws.history import S3History
+    from mlops.backends.aws.s3_store import S3ArtifactStore
+    from mlops.backends.aws.sagemaker_registry import SageMakerRegistryBackend
+    from mlops.registry import ModelRegistry
+
+    settings = parts.settings
+    bucket = parts.require(settings.bucket, "MLOPS_BUCKET", "the artifact bucket")
+    kms_key_id = parts.require(settings.kms_key_id, "MLOPS_KMS_KEY_ID", "the KMS key every write uses")
+    run_table = parts.require(settings.run_table, "MLOPS_RUN_TABLE", "the run table")
+    table = Table(parts.clients.client("dynamodb"), run_table)
+    store = S3ArtifactStore(parts.clients.client("s3"), bucket, kms_key_id, scratch)
+    backend = SageMakerRegistryBackend(parts.clients.client("sagemaker"), table, bucket)
+    history = S3History(parts.clients, settings, scratch)
+    return ModelRegistry(backend, store, keep=keep), history
