@@ -80,6 +80,78 @@ def plot_file_name(name: str, source: Plot) -> str:
     return stem if Path(stem).suffix else stem + (suffix or ".png")
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One append before it is chained: the record's body (kind, id, content), its Markdown and its plots. Built
+    the same way for every history (this directory, or S3 in mlops.backends.aws.history), so both hold the same
+    files with the same bytes."""
+
+    body: dict[str, Any]
+    markdown: bytes
+    plots: dict[str, bytes]  # path relative to the history directory: content
+
+    @property
+    def id(self) -> str:
+        return str(self.body["id"])
+
+    @property
+    def markdown_name(self) -> str:
+        return f"{self.id}.md"
+
+    @property
+    def record_name(self) -> str:
+        return f"{self.id}.json"
+
+    def files(self) -> dict[str, bytes]:
+        """What an append writes before its record: the Markdown and the plots, by relative path."""
+        return {self.markdown_name: self.markdown, **self.plots}
+
+    def chained(self, seq: int, prev_sha256: str) -> dict[str, Any]:
+        """The record as the `seq`-th link after `prev_sha256`, its own `sha256` last."""
+        record = {
+            **self.body,
+            "seq": seq,
+            "prev_sha256": prev_sha256,
+            "recorded_at": utcnow().isoformat(),
+            "markdown": self.markdown_name,
+            "markdown_sha256": hashlib.sha256(self.markdown).hexdigest(),
+            "plots_sha256": {link: hashlib.sha256(data).hexdigest() for link, data in self.plots.items()},
+        }
+        record["sha256"] = record_hash(record)
+        return record
+
+
+def training_entry(run: RunState, markdown: str, plots: Mapping[str, Plot]) -> Entry:
+    """The run's report as an append: its JSON twin, the Markdown, the plots under `<training_id>/`."""
+    _require_safe_name(run.training_id)
+    files = {
+        link: source if isinstance(source, bytes) else Path(source).read_bytes()
+        for link, source in zip(plot_links(run.training_id, plots), plots.values(), strict=True)
+    }
+    body = {**report_json(run), "kind": "training", "id": run.training_id}
+    return Entry(body, markdown.encode(), files)
+
+
+def rollback_fields(rollback: Mapping[str, Any]) -> dict[str, Any]:
+    """A rollback (model_id, from_version, to_version, actor, reason, automatic, at) as plain JSON values."""
+    return _json_safe({**rollback, "at": rollback.get("at") or utcnow()})
+
+
+def rollback_entry(fields: dict[str, Any], record_id: str, lang: str) -> Entry:
+    """`fields` from rollback_fields, recorded as `record_id` (rollback_id, or a free variant of it)."""
+    return Entry({**fields, "kind": "rollback", "id": record_id}, render_rollback(fields, lang).encode(), {})
+
+
+def check_same_report(record: Mapping[str, Any], entry: Entry, where: str) -> None:
+    """A retried append of a recorded report passes; a different report for the same id is refused."""
+    if record.get("markdown_sha256") != hashlib.sha256(entry.markdown).hexdigest():
+        raise RunStateError(
+            f"{entry.id} is already recorded in {where} (seq {record.get('seq')}); "
+            "a recorded report is never rewritten"
+        )
+
+
+
 @dataclass
 class _Loaded:
     """One record JSON file of the directory, parsed."""
@@ -112,25 +184,22 @@ class HistoryLog:
         Recording the same run again with the same report is a no-op (a retried Publish); with a different
         report it is refused, because a recorded report is never rewritten.
         """
-        _require_safe_name(run.training_id)
+        entry = training_entry(run, markdown, plots or {})
         with self._locked():
-            existing = self.directory / f"{run.training_id}.json"
+            existing = self.directory / entry.record_name
             if existing.exists():
-                return self._already_recorded(existing, markdown)
-            files = self._store_plots(run.training_id, plots or {})
-            body = {**report_json(run), "kind": "training", "id": run.training_id}
-            return self._append(body, markdown, files)
+                return self._already_recorded(existing, entry)
+            return self._append(entry)
 
     def record_rollback(self, rollback: Mapping[str, Any], lang: str = "ja") -> Path:
         """Record a rollback (model_id, from_version, to_version, actor, reason, automatic, at).
 
         Returns the path of its Markdown; `lang` is the language of that Markdown (ja or en).
         """
-        fields = _json_safe({**rollback, "at": rollback.get("at") or utcnow()})
+        fields = rollback_fields(rollback)
         with self._locked():
-            record_id = self._free_id(_rollback_id(fields))
-            body = {**fields, "kind": "rollback", "id": record_id}
-            return self._append(body, render_rollback(fields, lang), {})
+            record_id = self._free_id(rollback_id(fields))
+            return self._append(rollback_entry(fields, record_id, lang))
 
     def verify(self, expect_head: str | None = None) -> list[str]:
         """Problems with the chain, the record where it first breaks first; empty when it is intact."""
@@ -178,24 +247,13 @@ class HistoryLog:
         if not path.exists():
             write_atomic(path, GITIGNORE.encode())
 
-    def _append(self, body: dict[str, Any], markdown: str, plots: dict[str, str]) -> Path:
-        """Write the Markdown, then the JSON record last: the record is the commit point of an append."""
-        markdown_path = self.directory / f"{body['id']}.md"
-        markdown_bytes = markdown.encode()
-        write_atomic(markdown_path, markdown_bytes)
+    def _append(self, entry: Entry) -> Path:
+        """Write the Markdown and plots, then the JSON record last: the record is the commit point of an append."""
+        for relative, data in entry.files().items():
+            write_atomic(self.directory / relative, data)
         seq, prev = self._tail()
-        record = {
-            **body,
-            "seq": seq + 1,
-            "prev_sha256": prev,
-            "recorded_at": utcnow().isoformat(),
-            "markdown": markdown_path.name,
-            "markdown_sha256": hashlib.sha256(markdown_bytes).hexdigest(),
-            "plots_sha256": plots,
-        }
-        record["sha256"] = record_hash(record)
-        write_atomic(self.directory / f"{body['id']}.json", _pretty_json(record))
-        return markdown_path
+        write_atomic(self.directory / entry.record_name, pretty_json(entry.chained(seq + 1, prev)))
+        return self.directory / entry.markdown_name
 
     def _tail(self) -> tuple[int, str]:
         loaded, _ = self._load_all()
@@ -204,23 +262,10 @@ class HistoryLog:
         last = max(loaded, key=lambda item: item.seq)
         return last.seq, str(last.record.get("sha256", ""))
 
-    def _store_plots(self, training_id: str, plots: Mapping[str, Plot]) -> dict[str, str]:
-        """Copy the plots next to the report; returns {path relative to the directory: sha256}."""
-        stored = {}
-        for link, source in zip(plot_links(training_id, plots), plots.values(), strict=True):
-            data = source if isinstance(source, bytes) else Path(source).read_bytes()
-            write_atomic(self.directory / link, data)
-            stored[link] = hashlib.sha256(data).hexdigest()
-        return stored
-
-    def _already_recorded(self, existing: Path, markdown: str) -> Path:
+    def _already_recorded(self, existing: Path, entry: Entry) -> Path:
         record = json.loads(existing.read_text(encoding="utf-8"))
-        if record.get("markdown_sha256") == hashlib.sha256(markdown.encode()).hexdigest():
-            return self.directory / str(record["markdown"])
-        raise RunStateError(
-            f"{existing.stem} is already recorded in {self.directory} (seq {record.get('seq')}); "
-            "a recorded report is never rewritten"
-        )
+        check_same_report(record, entry, str(self.directory))
+        return self.directory / str(record["markdown"])
 
     def _free_id(self, wanted: str) -> str:
         """`wanted`, or `wanted-2`, `wanted-3`... when two rollbacks of a model fall in the same second."""
@@ -390,7 +435,7 @@ def _entry(item: _Loaded) -> dict[str, Any]:
     }
 
 
-def _rollback_id(fields: Mapping[str, Any]) -> str:
+def rollback_id(fields: Mapping[str, Any]) -> str:
     model = (
         re.sub(r"[^A-Za-z0-9._-]+", "-", str(fields.get("model_id") or "model")).strip(".-")[:100] or "model"
     )
@@ -422,7 +467,7 @@ def _require_safe_name(name: str) -> None:
         raise ValueError(f"{name!r} cannot name a history file")
 
 
-def _pretty_json(record: Mapping[str, Any]) -> bytes:
+def pretty_json(record: Mapping[str, Any]) -> bytes:
     """Indented for people and diffs; the hash is over the canonical form, so layout does not matter."""
     return (json.dumps(record, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from mlops.backends.local.processes import TrainingWorker
 
 
+BACKENDS = ("local", "aws")
+
+
 @dataclass
 class Services:
     ports: Ports
@@ -50,11 +53,9 @@ def build_services(
     that write it (run, resume, rollback). `read_only` is for the commands that only look (status, runs,
     models): they create nothing, and an MLOPS_HOME without a database reads as one with no runs and no models.
     `standby` is a training worker started before the services, to be used for the first training."""
-    if settings.backend != "local":
-        raise UsageError(
-            f"MLOPS_BACKEND: {shown(settings.backend)} is not available from this command; use 'local' "
-            "(the AWS engine is planned, see docs/architecture.md)"
-        )
+    if settings.backend == "aws":
+        return _aws(settings, read_only)
+    _check_backend(settings)
     if read_only and not settings.db_path.exists():  # nothing to read yet; looking must not create it
         if settings.home.exists() and not settings.home.is_dir():
             raise UsageError(f"MLOPS_HOME: {shown(str(settings.home))} is not a directory")
@@ -63,6 +64,27 @@ def build_services(
     if writes_history:
         _check_writable_directory(settings.history_dir, "MLOPS_HISTORY_DIR")
     return _local(settings, progress or (lambda line: None), on_step or (lambda state, run: None), standby)
+
+
+def _check_backend(settings: Settings) -> None:
+    if settings.backend not in BACKENDS:
+        raise UsageError(f"MLOPS_BACKEND: {shown(settings.backend)} is not a backend; use one of {', '.join(BACKENDS)}")
+
+
+def _aws(settings: Settings, read_only: bool) -> Services:
+    """On AWS the state machine runs the runs: this process only looks at them (mlops runs / status / models)."""
+    if not read_only:
+        raise UsageError(
+            "MLOPS_BACKEND: 'aws' runs are started, resumed and rolled back by the GitHub action (backend: aws), "
+            "not from this command; with aws, the CLI can show runs, status and models"
+        )
+    from mlops.backends.aws.clients import AwsClients
+    from mlops.backends.aws.wiring import FOR_READING, aws_ports, require, run_store
+
+    require(settings.aws, FOR_READING)
+    clients = AwsClients(settings.aws)
+    ports, runs = aws_ports(settings, clients, read_only=True), run_store(settings, clients)
+    return Services(ports, runs, LocalRunner(ports, runs))
 
 
 def _check_writable_directory(directory: Path, variable: str) -> None:
@@ -96,7 +118,13 @@ def build_ports(
     standby: TrainingWorker | None = None,
     empty: _NothingYet | None = None,
 ) -> Ports:
-    """What the agents work with, for the local runner and for the Lambda handlers (mlops/handlers.py)."""
+    """What the agents work with: for the local runner, and (MLOPS_BACKEND=aws) for the Lambda handlers
+    (mlops/handlers.py), where the settings MLOPS_BUCKET, MLOPS_RUN_TABLE... must all be set."""
+    if settings.backend == "aws":
+        from mlops.backends.aws.wiring import aws_ports
+
+        return aws_ports(settings)
+    _check_backend(settings)
     from mlops.backends.local.registry_db import SqliteRegistryBackend
     from mlops.backends.local.store import LocalArtifactStore
     from mlops.backends.local.trainer import LocalTrainer

@@ -139,6 +139,8 @@ class AwsSettings:
     slack_url_secret: str | None = None  # MLOPS_SLACK_URL_SECRET: Secrets Manager id of the Slack webhook URL
     sagemaker_role_arn: str | None = None  # MLOPS_SAGEMAKER_ROLE_ARN: the role SageMaker training jobs run as
     state_machine_arn: str | None = None  # MLOPS_STATE_MACHINE_ARN: the pipeline's state machine (the action)
+    audit_bucket: str | None = None  # MLOPS_AUDIT_BUCKET: Object Lock bucket holding the history's audit copy
+    audit_retention_days: int = 365  # MLOPS_AUDIT_RETENTION_DAYS: COMPLIANCE retention of each audit object
 
     def endpoint_for(self, service_env_name: str) -> str | None:
         """The endpoint of one service (`S3`, `SFN`, `SECRETS_MANAGER`...), else the general one, else None."""
@@ -152,8 +154,18 @@ class AwsSettings:
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             service_endpoints=_service_endpoints(env),
             max_attempts=max(1, whole_number_setting(env, "MLOPS_AWS_MAX_ATTEMPTS", cls.max_attempts)),
+            audit_retention_days=_retention_days(env, cls.audit_retention_days),
             **{name: env.get(variable) or None for name, variable in AWS_NAMES.items()},
         )
+
+
+def _retention_days(env: Mapping[str, str], default: int) -> int:
+    """At least one day: S3 Object Lock refuses a retention date that is not in the future."""
+    days = whole_number_setting(env, "MLOPS_AUDIT_RETENTION_DAYS", default, most=36500)
+    if days < 1:
+        got = shown(env["MLOPS_AUDIT_RETENTION_DAYS"])
+        raise UsageError(f"MLOPS_AUDIT_RETENTION_DAYS: must be at least 1 day (got {got})")
+    return days
 
 
 def _service_endpoints(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -170,4 +182,5 @@ AWS_NAMES = {
     "slack_url_secret": "MLOPS_SLACK_URL_SECRET",
     "sagemaker_role_arn": "MLOPS_SAGEMAKER_ROLE_ARN",
     "state_machine_arn": "MLOPS_STATE_MACHINE_ARN",
+    "audit_bucket": "MLOPS_AUDIT_BUCKET",
 }

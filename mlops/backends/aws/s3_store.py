@@ -51,9 +51,9 @@ class S3ArtifactStore:
         self, s3: Any, bucket: str | None, kms_key_id: str | None, scratch: Path,
         max_local_bytes: int = DEFAULT_MAX_LOCAL_BYTES,
     ) -> None:
-        if not bucket or not kms_key_id:
-            raise UsageError("MLOPS_BUCKET and MLOPS_KMS_KEY_ID: both must be set for the S3 artifact store")
-        self.s3, self.bucket, self.kms_key_id = s3, bucket, kms_key_id
+        if not bucket:
+            raise UsageError("MLOPS_BUCKET: not set; the S3 artifact store needs its bucket")
+        self.s3, self.bucket, self.kms_key_id = s3, bucket, kms_key_id  # no key: a store that only reads
         self.root = Path(scratch)  # the port's local root: a scratch directory (see mlops.ports.ArtifactStore)
         self.max_local_bytes = max_local_bytes
 
@@ -91,6 +91,8 @@ class S3ArtifactStore:
         return keys
 
     def _put(self, key: str, body: bytes | BinaryIO, size: int, digest: bytes) -> ObjectInfo:
+        if not self.kms_key_id:
+            raise UsageError("MLOPS_KMS_KEY_ID: not set; every write to the artifact bucket is SSE-KMS with that key")
         try:
             with aws_call(f"store: writing s3://{self.bucket}/{key}"):
                 answer = self.s3.put_object(
