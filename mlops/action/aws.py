@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops.errors import UsageError
-from mlops.settings import AwsSettings
+from mlops.settings import AwsSettings, Settings
 
 if TYPE_CHECKING:
     from mlops.backends.aws.clients import AwsClients
@@ -70,21 +69,17 @@ def console_url(region: str | None, execution_arn: str) -> str:
     return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
 
 
-def registry_and_history(parts: AwsParts, scratch: Path, keep: int) -> tuple[ModelRegistry, History]:
+def registry_and_history(parts: AwsParts, settings: Settings) -> tuple[ModelRegistry, History]:
     """The registry over SageMaker (records in model package metadata, rollbacks in the run table) and the history
-    in `history/` of MLOPS_BUCKET: what a rollback changes."""
-    from mlops.backends.aws.dynamodb_table import Table
+    in `history/` of MLOPS_BUCKET with its audit copy in MLOPS_AUDIT_BUCKET: what a rollback changes."""
+    from mlops.backends.aws import wiring
     from mlops.backends.aws.history import S3History
-    from mlops.backends.aws.s3_store import S3ArtifactStore
     from mlops.backends.aws.sagemaker_registry import SageMakerRegistryBackend
     from mlops.registry import ModelRegistry
 
-    settings = parts.settings
-    bucket = parts.require(settings.bucket, "MLOPS_BUCKET", "the artifact bucket")
-    kms_key_id = parts.require(settings.kms_key_id, "MLOPS_KMS_KEY_ID", "the KMS key every write uses")
-    run_table = parts.require(settings.run_table, "MLOPS_RUN_TABLE", "the run table")
-    table = Table(parts.clients.client("dynamodb"), run_table)
-    store = S3ArtifactStore(parts.clients.client("s3"), bucket, kms_key_id, scratch)
-    backend = SageMakerRegistryBackend(parts.clients.client("sagemaker"), table, bucket)
-    history = S3History(parts.clients, settings, scratch)
-    return ModelRegistry(backend, store, keep=keep), history
+    wiring.require(settings.aws, ("region", "bucket", "run_table", "kms_key_id", "audit_bucket"))
+    store = wiring.artifact_store(settings, parts.clients)
+    table = wiring.run_table(settings, parts.clients)
+    backend = SageMakerRegistryBackend(parts.clients.client("sagemaker"), table, str(settings.aws.bucket))
+    history = S3History(store, wiring.audit_copy(settings.aws, parts.clients), settings.history_dir)
+    return ModelRegistry(backend, store, keep=settings.keep_versions), history

@@ -1,7 +1,7 @@
 """`rollback` with backend aws: the rollback goes through the SageMaker Model Registry (the version rolled away
 from is Rejected, the target Approved: current = the newest Approved package), is recorded in the history in
-`history/` of MLOPS_BUCKET (and its audit copy), and its files are copied back from there for the commit, so the
-repository gets the same bytes the bucket holds."""
+`history/` of MLOPS_BUCKET (and its audit copy in MLOPS_AUDIT_BUCKET), and its files are copied back from there
+for the commit, so the repository gets the same bytes the bucket holds."""
 
 from __future__ import annotations
 
@@ -20,11 +20,9 @@ def roll_back(
 ) -> tuple[dict[str, Any], str, dict[str, bytes]]:
     """(the rollback record, its id, its files for the commit)."""
     parts = AwsParts(ctx.settings.aws)
+    registry, history = registry_and_history(parts, ctx.settings)
+    record = registry.rollback(model_id, version, actor=actor, reason=reason)
+    record_id = history.record_rollback(record, lang=ctx.settings.report_lang).stem
     with tempfile.TemporaryDirectory(prefix="mlops-rollback-") as scratch:
-        registry, history = registry_and_history(parts, Path(scratch) / "store", ctx.settings.keep_versions)
-        record = registry.rollback(model_id, version, actor=actor, reason=reason)
-        record_id = history.record_rollback(record, lang=ctx.settings.report_lang).stem
-        files_dir = Path(scratch) / "history"
-        files_dir.mkdir()
-        S3HistoryFiles(parts.clients.client("s3"), str(ctx.settings.aws.bucket), files_dir).fetch_record(record_id)
-        return record, record_id, record_files(files_dir, record_id)
+        S3HistoryFiles(parts.clients.client("s3"), str(ctx.settings.aws.bucket), Path(scratch)).fetch_record(record_id)
+        return record, record_id, record_files(Path(scratch), record_id)

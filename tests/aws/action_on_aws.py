@@ -10,6 +10,7 @@ are signed with another key).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 import threading
@@ -29,7 +30,7 @@ for folder in (GITHUB_TESTS, GITHUB_TESTS / "action"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from action_harness import ActionResult, ActionRunner, IssueSpec, form_body  # noqa: E402
+from action_harness import ActionResult, ActionRunner, IssueSpec, form_body, octokit  # noqa: E402
 from fake_github import FakeGitHub  # noqa: E402
 
 from mlops.backends.aws.dynamodb_table import TABLE_DEFINITION  # noqa: E402
@@ -44,7 +45,7 @@ RUN_TABLE = "mlops-runs"
 BUCKET = "mlops-artifacts"
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/")
 
-__all__ = ["ActionResult", "ActionRunner", "FakeGitHub", "IssueSpec", "form_body"]
+__all__ = ["ActionResult", "ActionRunner", "FakeGitHub", "IssueSpec", "form_body", "octokit"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class MotoServer:
 
 @contextmanager
 def moto_server() -> Iterator[MotoServer]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     wsgi = server._server
