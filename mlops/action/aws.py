@@ -5,9 +5,11 @@ registry and the bucket. Each part names the setting it needs when that setting 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from mlops.errors import UsageError
 from mlops.settings import AwsSettings, Settings
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from mlops.backends.aws.stepfunctions import Executions
     from mlops.ports import History
     from mlops.registry import ModelRegistry
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -61,6 +65,30 @@ class AwsParts:
                 "docs/github-action.md lists the inputs)"
             )
         return value
+
+
+class Prefetched(Generic[T]):
+    """Something slow to make (boto3's import and a client: a fifth of a second), made in a thread from now on, so
+    that it is ready when the job has done its GitHub calls; `get` returns it or raises what making it raised."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mlops-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._make()
+        except BaseException as exc:  # handed to `get`: raised where the value is wanted
+            self._error = exc
+
+    def get(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
 
 
 def console_url(region: str | None, execution_arn: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 
 from mlops.action import labels
-from mlops.action.aws import AwsParts, console_url
+from mlops.action.aws import AwsParts, Prefetched, console_url
 from mlops.action.context import ActionContext
 from mlops.action.outcome import Outcome
 from mlops.action.status import (
@@ -42,6 +42,8 @@ class AwsIssueStart:
     def __init__(self, ctx: ActionContext, io: ActionsIO, gh: GitHubClient, issue: IssueData) -> None:
         self.ctx, self.io, self.gh, self.issue = ctx, io, gh, issue
         self.aws = AwsParts(ctx.settings.aws)
+        # boto3 and the Step Functions client are made while the job talks to GitHub
+        self.executions = Prefetched(self.aws.executions)
 
     def handle(self) -> Outcome:
         status = self.gh.find_comment(self.issue.number, STATUS_PREFIX)  # the issue's run, if it has one
@@ -52,12 +54,12 @@ class AwsIssueStart:
             if status is not None and started:
                 return self._edit_ignored(status, "the edited request does not validate")
             return report_invalid(self.ctx, self.io, self.gh, self.issue, exc.problems)
-        executions = self.aws.executions()  # a missing MLOPS_STATE_MACHINE_ARN is said before anything changes
+        executions = self.executions.get()  # a missing MLOPS_STATE_MACHINE_ARN is said before anything changes
         if status is not None and started and not executions.exists(self.name(request)):
             return self._edit_ignored(status, "the request changed")
-        mark_valid(self.gh, self.issue.number)
         training_id = marked_training_id(status.body) if status is not None else None
         if self.gh.role(self.issue.author) not in WRITE_ROLES:
+            mark_valid(self.gh, self.issue.number)
             return self._await_approval(training_id or new_training_id(), request)
         return self.start(training_id or new_training_id(), request)
 
@@ -67,8 +69,10 @@ class AwsIssueStart:
     def start(self, training_id: str, request: TrainingRequest) -> Outcome:
         """Start the request's execution (once, whatever the deliveries), show it, label the issue running."""
         run = RunState(training_id=training_id, request=request, issue=self._issue_ref(), source=self.issue.url)
-        started = self.aws.executions().start(self.name(request), run.model_dump(mode="json"))
+        started = self.executions.get().start(self.name(request), run.model_dump(mode="json"))
         training_id = str(started.input.get("training_id") or training_id)  # a redelivery: the first one's id
+        if started.new:  # an earlier problem list says it is fixed; a redelivery leaves the run's labels alone
+            mark_valid(self.gh, self.issue.number)
         status = StatusComment(self.gh, self.issue.number, self._view(training_id, "validated", request))
         if started.new or self.gh.find_comment(self.issue.number, status_marker(training_id)) is None:
             status.show("validated")

@@ -53,6 +53,7 @@ class Call:
     key: str  # the access key that signed it
     service: str  # as in the signature's scope: states, dynamodb, s3, sagemaker...
     operation: str  # X-Amz-Target's operation (JSON protocols), else METHOD /path
+    at: float = 0.0  # time.perf_counter() when the server got it (the benchmark times the action by it)
 
     def __str__(self) -> str:
         return f"{self.service}:{self.operation}"
@@ -72,7 +73,7 @@ class Recorder:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             operation = target.rsplit(".", 1)[-1] if target else f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}"
             with self.lock:
-                self.calls.append(Call(found.group(1), found.group(2), operation))
+                self.calls.append(Call(found.group(1), found.group(2), operation, time.perf_counter()))
         return self.app(environ, start_response)
 
     def by(self, key: str) -> list[str]:
