@@ -183,6 +183,14 @@ def test_a_writer_s_retrain_resumes_the_paused_execution_and_nobody_else_s_does(
                                                 "BuildTrainingJob"]
     assert "retrains with" in reply_to(action, answered)
 
+    # WHEN another writer answers the same pause later (its token is spent: Step Functions refuses it)
+    late = action.comment(spec, "/mlops abort too late", **env)
+
+    # THEN they are told the run no longer waits; the job does not fail, and the execution went on as before
+    assert late.returncode == 0 and late.outputs["status"] == "ignored", late
+    assert "no longer waiting for an answer" in reply_to(action, late)
+    assert len(lambdas) == 1
+
 
 def test_status_reads_the_run_table_and_abort_ends_the_paused_run(
     action: ActionRunner, moto: MotoServer, paused: str, lambdas: list[RunState]

@@ -149,3 +149,17 @@ def test_without_the_state_machine_setting_the_job_says_which_input_is_missing(
     assert result.returncode == 1, result
     assert any("MLOPS_STATE_MACHINE_ARN: not set" in error for error in result.errors), result
     assert executions(moto, machine) == []
+
+
+def test_starting_on_aws_imports_no_ml_package(action: ActionRunner, moto: MotoServer, machine: str) -> None:
+    """The -aws jobs install the package without its train extra: starting must not need it (nor the SageMaker
+    SDK, which the AWS engine never uses)."""
+    from test_imports import IMPORTTIME, heavy_imports
+
+    spec = action.open_issue(IssueSpec(number=26))
+
+    result = action.run("start", "issues", spec.delivery("opened"), python=IMPORTTIME, **aws_env(moto, machine))
+
+    assert result.returncode == 0 and result.outputs["status"] == "started", result
+    assert "boto3" in result.stderr  # the log does list what was imported
+    assert heavy_imports(result.stderr) == []
