@@ -6,6 +6,7 @@ bucket's history (and its audit copy) and committed the same way."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,7 @@ def test_rollback_goes_through_the_sagemaker_registry_and_commits_the_record_the
     # WHEN a rollback is dispatched without a version
     payload = octokit("workflow_dispatch")
     payload["inputs"] = {"model_id": "iris-rf", "version": "", "reason": "drift in production"}
+    moto.recorder.calls.clear()
     result = action.run("rollback", "workflow_dispatch", payload, **env(moto, key_id))
 
     # THEN SageMaker serves the previous version, and the rollback's record is committed as the bucket holds it
@@ -196,3 +198,12 @@ def test_rollback_goes_through_the_sagemaker_registry_and_commits_the_record_the
         path.removeprefix("training_history/") for path in in_bucket
     }
     assert "v1.0.0 of iris-rf is current" in result.summary
+
+    # AND what the job called on AWS: the registry, the run table, and history/ in the two buckets only
+    made = {re.sub(r"history/\S+", "history/*", call) for call in moto.recorder.by(ACTION_KEY)}
+    assert made == {
+        "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage",
+        "dynamodb:GetItem", "dynamodb:PutItem",
+        f"s3:GET /{BUCKET}/history/*", f"s3:HEAD /{BUCKET}/history/*", f"s3:PUT /{BUCKET}/history/*",
+        f"s3:PUT /{AUDIT}/history/*",
+    }, made
