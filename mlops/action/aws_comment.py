@@ -44,7 +44,8 @@ def _decide(action: Literal["retrain", "abort"]) -> Callable[[Answer, Command], 
         if _answered_before(answer):
             return Outcome("ignored")
         aws = AwsParts(answer.ctx.settings.aws)
-        waiting = aws.runs().get_token(answer.ctx.repository, answer.number)
+        runs = aws.runs()
+        waiting = runs.get_token(answer.ctx.repository, answer.number)
         if waiting is None:
             return answer.refuse([f"{action}: no run of this issue waits for an operator"], "-1")
         token, training_id = waiting
@@ -53,7 +54,7 @@ def _decide(action: Literal["retrain", "abort"]) -> Callable[[Answer, Command], 
         )
         if action == "retrain":
             try:  # validated like a request before anything is sent: the run stays paused otherwise
-                _paused_request(answer, aws.runs(), training_id).with_overrides(decision.overrides)
+                _paused_request(answer, runs, training_id).with_overrides(decision.overrides)
             except InvalidRequest as exc:
                 return answer.refuse(exc.problems, "-1", status="awaiting_operator", training_id=training_id)
         try:
@@ -103,7 +104,10 @@ def _approve(answer: Answer, command: Command) -> Outcome:
         return answer.refuse(problems, "-1")
     training_id = marked_training_id(status.body) or ""
     outcome = AwsIssueStart(answer.ctx, answer.io, answer.gh, issue).start(training_id, request)
-    answer.reply(f"{answer.commenter} approved; run {code(outcome.training_id or training_id)} started.")
+    if outcome.status == "started":
+        answer.reply(f"{answer.commenter} approved; run {code(outcome.training_id)} started.")
+    else:  # approved a moment ago by someone else: the one execution is theirs
+        answer.reply(f"Run {code(outcome.training_id)} had been approved and started already.")
     answer.react("rocket")
     return outcome
 

@@ -163,3 +163,30 @@ def test_starting_on_aws_imports_no_ml_package(action: ActionRunner, moto: MotoS
     assert result.returncode == 0 and result.outputs["status"] == "started", result
     assert "boto3" in result.stderr  # the log does list what was imported
     assert heavy_imports(result.stderr) == []
+
+
+def test_a_writer_s_approval_starts_the_waiting_request_once(
+    action: ActionRunner, moto: MotoServer, machine: str
+) -> None:
+    env = aws_env(moto, machine)
+    action.fake.set_permission("drive-by", "read")
+    spec = action.open_issue(IssueSpec(number=27, author="drive-by"))
+    waiting = action.issue(spec, "opened", **env)
+    assert waiting.outputs["status"] == "awaiting_approval", waiting
+
+    # WHEN the author approves their own request, then a writer approves it (and GitHub delivers that twice)
+    refused = action.comment(spec, "/mlops approve", author="drive-by", **env)
+    approval = action.comment_delivery(spec, "/mlops approve", "Codertocat")
+    approved = action.run("comment", "issue_comment", approval, **env)
+    again = action.run("comment", "issue_comment", approval, **env)
+
+    # THEN only the writer's approval starts it, once, as the run the waiting status comment named
+    assert refused.outputs["status"] == "ignored", refused
+    assert approved.returncode == 0 and approved.outputs["status"] == "started", approved
+    assert approved.outputs["training-id"] == waiting.outputs["training-id"]
+    assert again.outputs["status"] == "ignored", again
+    (execution,) = executions(moto, machine)
+    assert approved.outputs["execution-arn"] == execution["executionArn"]
+    assert sorted(action.fake.labels(27)) == ["mlops:running", "mlops:train"]
+    assert "validated" in action.status_comment(27)
+    assert set(moto.recorder.by(ACTION_KEY)) <= ALLOWED
