@@ -26,8 +26,8 @@ from mlops.action.status import STATUS_PREFIX, awaits_approval, marked_training_
 from mlops.action.validation import validate_issue
 from mlops.backends.aws.dynamodb_runs import DynamoRunStore
 from mlops.commands import Command
-from mlops.errors import InvalidRequest, RunStateError, UsageError
-from mlops.pipeline.models import OperatorDecision
+from mlops.errors import InvalidRequest, RunStateError
+from mlops.pipeline.models import OperatorDecision, RunState
 from mlops.report import code
 from mlops.request import TrainingRequest
 
@@ -70,11 +70,17 @@ def _decide(action: Literal["retrain", "abort"]) -> Callable[[Answer, Command], 
 def _paused_request(answer: Answer, runs: DynamoRunStore, training_id: str) -> TrainingRequest:
     """The paused run's request as its last checkpoint has it; the issue's request when the table has no
     document of the run (the overrides are then checked against the request as the issue reads now)."""
-    try:
-        run, _ = runs.load(training_id)
-    except UsageError:
-        return validate_issue(answer.ctx, answer.gh.issue(answer.number))
-    return run.request
+    found = _document(runs, training_id)
+    return found[0].request if found else validate_issue(answer.ctx, answer.gh.issue(answer.number))
+
+
+def _document(runs: DynamoRunStore, training_id: str) -> tuple[RunState, str | None] | None:
+    """The run's document and next state from its item (GetItem only: `load` would list every run to suggest a
+    near name when there is none)."""
+    item = runs.table.get(f"run#{training_id}", "run")
+    if item is None:
+        return None
+    return RunState.model_validate_json(item["document"]), item.get("next_state") or None
 
 
 def _resumed(answer: Answer, training_id: str, decision: OperatorDecision) -> Outcome:
@@ -129,11 +135,10 @@ def _status(answer: Answer, command: Command) -> Outcome:
 
 def _from_run_table(answer: Answer, training_id: str) -> tuple[str, Outcome]:
     runs = AwsParts(answer.ctx.settings.aws).runs()
-    try:
-        run, next_state = runs.load(training_id)
-    except UsageError:  # started, and not checkpointed yet
+    found = _document(runs, training_id)
+    if found is None:  # the run table keeps no document of it (the Lambdas need none): what the token says
         return _without_document(answer, runs, training_id)
-    return _describe(answer, run, next_state), _run_outcome(run)
+    return _describe(answer, *found), _run_outcome(found[0])
 
 
 def _without_document(answer: Answer, runs: DynamoRunStore, training_id: str) -> tuple[str, Outcome]:
