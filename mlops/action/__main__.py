@@ -1,4 +1,6 @@
 """`python -m mlops.action start|comment|record|rollback`: what the composite action runs (docs/github-action.md).
+MLOPS_BACKEND picks where runs execute: `local` (in this job) or `aws` (Step Functions; the job starts, answers
+and records executions: mlops/action/aws_*.py).
 
 Exit status 0, also for a pause, a duplicate delivery and an ignored comment; 1 for an invalid request, a run
 that failed, or an error of the action itself. Errors a user can cause (MlopsError) become `::error::`

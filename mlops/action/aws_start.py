@@ -47,21 +47,19 @@ class AwsIssueStart:
 
     def handle(self) -> Outcome:
         status = self.gh.find_comment(self.issue.number, STATUS_PREFIX)  # the issue's run, if it has one
-        started = status is not None and not awaits_approval(status.body)
+        started = status if status is not None and not awaits_approval(status.body) else None
         try:
             request = validate_issue(self.ctx, self.issue)
         except InvalidRequest as exc:
-            if status is not None and started:
-                return self._edit_ignored(status, "the edited request does not validate")
+            if started is not None:
+                return self._edit_ignored(started, "the edited request does not validate")
             return report_invalid(self.ctx, self.io, self.gh, self.issue, exc.problems)
-        executions = self.executions.get()  # a missing MLOPS_STATE_MACHINE_ARN is said before anything changes
-        if status is not None and started and not executions.exists(self.name(request)):
-            return self._edit_ignored(status, "the request changed")
-        training_id = marked_training_id(status.body) if status is not None else None
+        if started is not None and not self.executions.get().exists(self.name(request)):
+            return self._edit_ignored(started, "the request changed")
+        training_id = (marked_training_id(status.body) if status else None) or new_training_id()
         if self.gh.role(self.issue.author) not in WRITE_ROLES:
-            mark_valid(self.gh, self.issue.number)
-            return self._await_approval(training_id or new_training_id(), request)
-        return self.start(training_id or new_training_id(), request)
+            return self._await_approval(training_id, request)
+        return self.start(training_id, request)
 
     def name(self, request: TrainingRequest) -> str:
         return execution_name(self.ctx.repository, self.issue.number, request.model_dump(mode="json"))
@@ -71,21 +69,32 @@ class AwsIssueStart:
         run = RunState(training_id=training_id, request=request, issue=self._issue_ref(), source=self.issue.url)
         started = self.executions.get().start(self.name(request), run.model_dump(mode="json"))
         training_id = str(started.input.get("training_id") or training_id)  # a redelivery: the first one's id
-        if started.new:  # an earlier problem list says it is fixed; a redelivery leaves the run's labels alone
-            mark_valid(self.gh, self.issue.number)
         status = StatusComment(self.gh, self.issue.number, self._view(training_id, "validated", request))
-        if started.new or self.gh.find_comment(self.issue.number, status_marker(training_id)) is None:
-            status.show("validated")
-        present = set(self.gh.labels(self.issue.number)) & labels.STATUS_LABELS.keys()
-        if started.new or not present:  # a redelivery leaves the label the run has moved on to
-            labels.set_status_label(self.gh, self.issue.number, labels.RUNNING)
+        if started.new:
+            self._show_started(status)
+        else:
+            self._repair(status, training_id)
         verb = "started" if started.new else "had started already"
         self.io.log(f"issue #{self.issue.number}: execution {started.execution_arn} {verb}")
         self.io.add_summary(self._summary(started.execution_arn, verb, request, status.url))
         state = "started" if started.new else "ignored"
         return Outcome(state, training_id, request.model_id, execution_arn=started.execution_arn)
 
+    def _show_started(self, status: StatusComment) -> None:
+        mark_valid(self.gh, self.issue.number)  # an earlier problem list says it is fixed
+        status.show("validated")
+        labels.set_status_label(self.gh, self.issue.number, labels.RUNNING)
+
+    def _repair(self, status: StatusComment, training_id: str) -> None:
+        """A redelivery: show what the first delivery may not have (its job died after the start), and leave what
+        the run's Lambdas have moved on since (a later stage of the comment, another label) as it is."""
+        if self.gh.find_comment(self.issue.number, status_marker(training_id)) is None:
+            status.show("validated")
+        if not set(self.gh.labels(self.issue.number)) & labels.STATUS_LABELS.keys():
+            labels.set_status_label(self.gh, self.issue.number, labels.RUNNING)
+
     def _await_approval(self, training_id: str, request: TrainingRequest) -> Outcome:
+        mark_valid(self.gh, self.issue.number)
         view = self._view(training_id, "awaiting_approval", request)
         status = StatusComment(self.gh, self.issue.number, view)
         status.show("awaiting_approval")
