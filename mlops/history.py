@@ -151,7 +151,6 @@ def check_same_report(record: Mapping[str, Any], entry: Entry, where: str) -> No
         )
 
 
-
 @dataclass
 class _Loaded:
     """One record JSON file of the directory, parsed."""

@@ -407,7 +407,10 @@ def _check_model_id(model_id: str) -> None:
 
 def _ref(record: dict[str, Any]) -> ModelRef:
     return ModelRef(
-        model_id=record["model_id"], version=record["version"], artifact_key=record["artifact_key"]
+        model_id=record["model_id"],
+        version=record["version"],
+        artifact_key=record["artifact_key"],
+        registry_arn=record.get("registry_arn"),  # where the backend keeps the version (SageMaker), if elsewhere
     )
 
 

@@ -141,6 +141,9 @@ class AwsSettings:
     state_machine_arn: str | None = None  # MLOPS_STATE_MACHINE_ARN: the pipeline's state machine (the action)
     audit_bucket: str | None = None  # MLOPS_AUDIT_BUCKET: Object Lock bucket holding the history's audit copy
     audit_retention_days: int = 365  # MLOPS_AUDIT_RETENTION_DAYS: COMPLIANCE retention of each audit object
+    training_source: str | None = None  # MLOPS_TRAINING_SOURCE: s3://.../sourcedir.tar.gz, the script-mode source
+    training_image: str | None = None  # MLOPS_TRAINING_IMAGE: instead of the pinned scikit-learn framework image
+    training_instance_type: str = "ml.m5.large"  # MLOPS_TRAINING_INSTANCE_TYPE
 
     def endpoint_for(self, service_env_name: str) -> str | None:
         """The endpoint of one service (`S3`, `SFN`, `SECRETS_MANAGER`...), else the general one, else None."""
@@ -155,7 +158,7 @@ class AwsSettings:
             service_endpoints=_service_endpoints(env),
             max_attempts=max(1, whole_number_setting(env, "MLOPS_AWS_MAX_ATTEMPTS", cls.max_attempts)),
             audit_retention_days=_retention_days(env, cls.audit_retention_days),
-            **{name: env.get(variable) or None for name, variable in AWS_NAMES.items()},
+            **{name: env.get(variable) or getattr(cls, name) for name, variable in AWS_NAMES.items()},
         )
 
 
@@ -183,4 +186,7 @@ AWS_NAMES = {
     "sagemaker_role_arn": "MLOPS_SAGEMAKER_ROLE_ARN",
     "state_machine_arn": "MLOPS_STATE_MACHINE_ARN",
     "audit_bucket": "MLOPS_AUDIT_BUCKET",
+    "training_source": "MLOPS_TRAINING_SOURCE",
+    "training_image": "MLOPS_TRAINING_IMAGE",
+    "training_instance_type": "MLOPS_TRAINING_INSTANCE_TYPE",
 }

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from mlops.errors import DatasetError, TrainingError, TrainingRejected
 from mlops.metric_specs import METRICS
-from mlops.pipeline.artifacts import OUTPUT_ARCHIVE, read_members
+from mlops.pipeline.artifacts import OUTPUT_ARCHIVE, read_member, read_members
 from mlops.pipeline.models import (
     Attempt,
     DataManifest,
@@ -33,6 +33,7 @@ from mlops.pipeline.models import (
 )
 from mlops.ports import ArtifactStore, History, Notifier, Registry, Trainer
 from mlops.settings import Settings
+from mlops.training.hyperparameters import MODE_KEY, VERIFICATION, VERIFY_MODE
 
 
 @dataclass
@@ -128,7 +129,7 @@ def _rows(store: ArtifactStore, key: str) -> int:
 def build_training_job(run: RunState, ports: Ports) -> RunState:
     """Specify the current attempt's training job for the Train state (the first attempt starts here)."""
     attempt = run.attempt or _first_attempt(run)
-    run.job, run.training = training_job(run, attempt, ports.store, ports.settings.train_timeout), None
+    run.job, run.training = training_job(run, attempt, ports), None
     run.log("Train", f"attempt {attempt.number}: {attempt.algorithm} {attempt.hyperparameters}")
     return run
 
@@ -141,7 +142,7 @@ def _first_attempt(run: RunState) -> Attempt:
     return run.attempts[-1]
 
 
-def training_job(run: RunState, attempt: Attempt, store: ArtifactStore, max_runtime: float) -> TrainingJob:
+def training_job(run: RunState, attempt: Attempt, ports: Ports) -> TrainingJob:
     """The trainer's input: hyperparameters plus the `mlops_*` control keys the entry point reads."""
     request, data = run.request, run.data
     control = {
@@ -154,21 +155,40 @@ def training_job(run: RunState, attempt: Attempt, store: ArtifactStore, max_runt
     }
     hps = {**attempt.hyperparameters, **{k: v for k, v in control.items() if v is not None}}
     channels = {name: f"datasets/{data.dataset_id}/{name}" for name in ("train", "test")} if data else {}
-    output_path = f"runs/{run.training_id}"
     if not channels:  # SageMaker wants at least one input channel: a job without data gets its settings as one
-        channels = {"config": f"{output_path}/config/attempt-{attempt.number}"}
-        store.put_bytes(f"{channels['config']}/hyperparameters.json", json.dumps(hps, sort_keys=True).encode())
+        channels = {"config": f"runs/{run.training_id}/config/attempt-{attempt.number}"}
+        ports.store.put_bytes(f"{channels['config']}/hyperparameters.json", json.dumps(hps, sort_keys=True).encode())
+    return _job(run, f"{run.training_id}-a{attempt.number}", attempt.number, hps, channels, ports)
+
+
+def _job(
+    run: RunState, name: str, attempt: int, hps: dict[str, Any], channels: dict[str, str], ports: Ports
+) -> TrainingJob:
+    """A job of this run, the same for training and verifying: where it reads and writes, how long it may run,
+    which source runs it (on AWS, the deployment's script-mode bundle: MLOPS_TRAINING_SOURCE) and its labels."""
+    store, output_path = ports.store, f"runs/{run.training_id}"
     return TrainingJob(
-        name=f"{run.training_id}-a{attempt.number}",
+        name=name,
         training_id=run.training_id,
-        attempt=attempt.number,
+        attempt=attempt,
         hyperparameters=hps,
         channels=channels,
-        channel_uris={name: store.uri(key) for name, key in channels.items()},
+        channel_uris={channel: store.uri(key) for channel, key in channels.items()},
         output_path=output_path,
         output_uri=store.uri(output_path),
-        max_runtime_seconds=max(1, round(max_runtime)),
+        max_runtime_seconds=max(1, round(ports.settings.train_timeout)),
+        task=run.request.task if hps.get(MODE_KEY) != VERIFY_MODE else None,
+        source_uri=ports.settings.aws.training_source,
+        checkpoint_uri=store.uri(f"{output_path}/checkpoints"),
+        labels=_labels(run),
     )
+
+
+def _labels(run: RunState) -> dict[str, str]:
+    labels = {"mlops:training-id": run.training_id}
+    if run.issue.repository and run.issue.number is not None:
+        labels |= {"mlops:repository": run.issue.repository, "mlops:issue": str(run.issue.number)}
+    return labels
 
 
 def evaluate(run: RunState, ports: Ports) -> RunState:
@@ -305,16 +325,25 @@ def register(run: RunState, ports: Ports) -> RunState:
         explicit_version=request.version,
     )
     run.registered, run.previous_version = ModelRef.model_validate(ref.model_dump()), previous
+    run.verification_job, run.verification = verification_job(run, run.registered, ports), None
     run.log("Register", f"{ref.model_id} {ref.version} registered (previous: {previous or 'none'})")
     return run
 
 
+def verification_job(run: RunState, ref: ModelRef, ports: Ports) -> TrainingJob:
+    """The job that reloads the registered model in the training runtime (where the ML libraries are: never a
+    Lambda) and re-predicts the holdout it recorded, writing verification.json to its output."""
+    channels = {"model": ref.artifact_key.rstrip("/")}
+    return _job(run, f"{run.training_id}-verify", len(run.attempts), {MODE_KEY: VERIFY_MODE}, channels, ports)
+
+
 def verify(run: RunState, ports: Ports) -> RunState:
-    """Load the registered artifact back from the store and check it reproduces its evaluation."""
-    ref = run.registered
-    if ref is None:
-        raise TrainingError("nothing was registered to verify")
-    ok, detail = ports.trainer.verify(ref.artifact_key)
+    """Record what the verification job found; a version that passed is marked verified."""
+    ref, job, outcome = run.registered, run.verification_job, run.verification
+    if ref is None or job is None or outcome is None:
+        raise TrainingError("no finished verification job to read")
+    found = json.loads(read_member(ports.store, f"{job.output_key(outcome.job_name)}/{OUTPUT_ARCHIVE}", VERIFICATION))
+    ok, detail = found.get("ok") is True, str(found.get("detail") or "the verification job gave no detail")
     run.verify = VerifyResult(ok=ok, detail=detail)
     if ok:
         ports.registry.mark_verified(ref.model_id, ref.version)
@@ -324,8 +353,9 @@ def verify(run: RunState, ports: Ports) -> RunState:
 
 def rollback(run: RunState, ports: Ports) -> RunState:
     """Verification failed: make the previous version current again (FR-011 automatic rollback)."""
-    if run.verify is None:
-        run.verify = VerifyResult(ok=False, detail=run.error.message if run.error else "verification failed")
+    if run.verify is None:  # the Verify job or its reading failed: its own reason, not a job description
+        error = _readable(run.error)
+        run.verify = VerifyResult(ok=False, detail=error.message if error else "verification failed")
     ref = run.registered
     if ref is None or ports.registry.current(ref.model_id) != ref.version:
         # Another run registered after this one: its version is current and is not ours to roll away from.
@@ -346,7 +376,8 @@ def rollback(run: RunState, ports: Ports) -> RunState:
 
 def handle_failure(run: RunState, ports: Ports) -> RunState:
     """A step failed for good: nothing is registered and the current model stays current."""
-    failed_job = _failed_job_name(run.error)
+    # a job that failed names itself in the error; one that completed but was rejected (Evaluate) is run.training
+    failed_job = _failed_job_name(run.error) or (run.training.job_name if run.training else None)
     if failed_job and run.attempt:
         run.attempt.tries = try_number(failed_job)
     error = run.error = _readable(run.error)

@@ -18,6 +18,9 @@ from typing import Any
 
 from mlops.pipeline.flow import FLOW, AwaitOperator, Catch, Choice, End, Flow, Retry, Rule, Task, TrainingJob
 
+# The job's environment: progress lines reach CloudWatch as they are printed, whichever image runs the job (the
+# framework image sets it too; MLOPS_TRAINING_IMAGE may name one that does not).
+JOB_ENVIRONMENT = {"PYTHONUNBUFFERED": "1"}
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 LAMBDA_CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
 TRAINING_SYNC = "arn:aws:states:::sagemaker:createTrainingJob.sync"
@@ -92,30 +95,55 @@ def _task(task: Task) -> Json:
 
 
 def _training_job(state: TrainingJob) -> Json:
-    job = path(state.job_path)
     return {
         "Type": "Task",
         "Resource": TRAINING_SYNC,
-        "Parameters": {
-            # every try its own name (SageMaker refuses a reused one); a Retry resends the same input
-            "TrainingJobName.$": f"States.Format('{{}}-t{{}}', {job}.name, States.MathAdd($$.State.RetryCount, 1))",
-            "AlgorithmSpecification": {"TrainingImage": "${TrainingImage}", "TrainingInputMode": "File"},
-            "RoleArn": "${SageMakerRoleArn}",
-            "HyperParameters.$": f"{job}.encoded_hyperparameters",
-            "InputDataConfig.$": f"{job}.input_data_config",
-            "OutputDataConfig": {"S3OutputPath.$": f"{job}.output_uri"},
-            "ResourceConfig": {"InstanceCount": 1, "InstanceType": "${TrainingInstanceType}", "VolumeSizeInGB": 30},
-            "StoppingCondition": {"MaxRuntimeInSeconds.$": f"{job}.max_runtime_seconds"},
-        },
+        "Parameters": training_job_parameters(path(state.job_path)),
         "ResultSelector": {
             "job_name.$": "$.TrainingJobName",
             "started_at.$": "$.TrainingStartTime",
             "ended_at.$": "$.TrainingEndTime",
+            "billable_seconds.$": "$.BillableTimeInSeconds",
+            "instance_type.$": "$.ResourceConfig.InstanceType",
+            "instance_count.$": "$.ResourceConfig.InstanceCount",
         },
         "ResultPath": path(state.result_path),
         "TimeoutSeconds": state.timeout_seconds,
         **_errors(state.retry, state.catch),
         "Next": state.next,
+    }
+
+
+def training_job_parameters(job: str) -> Json:
+    """The whole CreateTrainingJob request (mlops/backends/aws/training_job.py's training_job_request builds the
+    same): what the run decided from the job description at `job`, in the shapes its computed fields give; the
+    deployment's role, image, KMS key and instance type as DefinitionSubstitutions. (The source bundle's URI is
+    in the job's hyperparameters: States Language cannot add a constant to a map taken from the input.)"""
+    return {
+        # every try its own name (SageMaker refuses a reused one); a Retry resends the same input
+        "TrainingJobName.$": f"States.Format('{{}}-t{{}}', {job}.name, States.MathAdd($$.State.RetryCount, 1))",
+        "RoleArn": "${SageMakerRoleArn}",
+        "AlgorithmSpecification": {
+            "TrainingImage": "${TrainingImage}",
+            "TrainingInputMode": "FastFile",
+            "MetricDefinitions.$": f"{job}.metric_definitions",
+        },
+        "HyperParameters.$": f"{job}.encoded_hyperparameters",
+        "InputDataConfig.$": f"{job}.input_data_config",
+        "OutputDataConfig": {"S3OutputPath.$": f"{job}.output_uri", "KmsKeyId": "${KmsKeyArn}"},
+        "ResourceConfig": {
+            "InstanceType": "${TrainingInstanceType}",
+            "InstanceCount.$": f"{job}.resources.instance_count",
+            "VolumeSizeInGB.$": f"{job}.resources.volume_gb",
+            "VolumeKmsKeyId": "${KmsKeyArn}",
+            "KeepAlivePeriodInSeconds.$": f"{job}.resources.warm_pool_seconds",
+        },
+        "StoppingCondition.$": f"{job}.stopping_condition",
+        "EnableManagedSpotTraining.$": f"{job}.resources.spot",
+        "EnableInterContainerTrafficEncryption.$": f"{job}.encrypt_inter_container_traffic",
+        "CheckpointConfig": {"S3Uri.$": f"{job}.checkpoint_uri"},
+        "Environment": JOB_ENVIRONMENT,
+        "Tags.$": f"{job}.tags",
     }
 
 

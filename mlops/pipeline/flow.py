@@ -5,8 +5,8 @@ Language, so both engines run the same flow. Keep it free of anything engine-spe
 imported, choices compare a path of the run document with a value, and errors are matched by exact name.
 
     PrepareData -> BuildTrainingJob -> Train -(job fails: retry x3, back-off)-> Evaluate -> Gate
-    Gate: pass -> Register -> Verify -> VerifyChoice: ok -> PublishSucceeded -> Succeeded
-                                                     bad -> Rollback -> PublishFailed -> Failed
+    Gate: pass -> Register -> Verify (a job) -> RecordVerification -> VerifyChoice: ok -> PublishSucceeded
+                                                                                bad -> Rollback -> PublishFailed
           retrain -> AwaitOperator -> ApplyOperatorAnswer -> OperatorChoice: retrain -> BuildTrainingJob
                                                                              abort -> PublishFailed
                      (no answer in time) -> OperatorTimedOut -> PublishFailed
@@ -143,6 +143,7 @@ def _flow(start: str, *states: State) -> Flow:
 # A failed training job surfaces as States.TaskFailed on AWS and locally alike (NFR-003: 3 retries, back-off).
 TRAINING_RETRY = Retry(errors=(TASK_FAILED,), max_attempts=3, interval_seconds=2.0, backoff_rate=2.0)
 TO_FAILURE = (Catch((ANY_ERROR,), "HandleFailure"),)
+TO_ROLLBACK = (Catch((ANY_ERROR,), "Rollback"),)  # a registered model that cannot be verified is rolled back
 
 FLOW = _flow(
     "PrepareData",
@@ -165,7 +166,18 @@ FLOW = _flow(
     Choice("OperatorChoice", (Rule("operator.action", "retrain", "BuildTrainingJob"),), default="PublishFailed"),
     Task("OperatorTimedOut", "expire_operator_wait", "PublishFailed"),
     Task("Register", "register", "Verify", catch=TO_FAILURE),
-    Task("Verify", "verify", "VerifyChoice", catch=(Catch((ANY_ERROR,), "Rollback"),), timeout_seconds=3600),
+    # Reloading a model needs the ML libraries and may take long: a job, like training (DESIGN.md §5), whose
+    # result a Lambda-safe task then reads. A job that cannot even start is retried like training.
+    TrainingJob(
+        "Verify",
+        "RecordVerification",
+        job_path="verification_job",
+        result_path="verification",
+        retry=(TRAINING_RETRY,),
+        catch=TO_ROLLBACK,
+        timeout_seconds=3600,
+    ),
+    Task("RecordVerification", "verify", "VerifyChoice", catch=TO_ROLLBACK),
     Choice("VerifyChoice", (Rule("verify.ok", True, "PublishSucceeded"),), default="Rollback"),
     Task("Rollback", "rollback", "PublishFailed", catch=(Catch((ANY_ERROR,), "PublishFailed"),)),
     Task("HandleFailure", "handle_failure", "PublishFailed"),

@@ -6,12 +6,14 @@ On AWS this same document is the Step Functions execution input/output, so it mu
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, computed_field
 
+from mlops.metric_specs import metrics_for
 from mlops.request import TrainingRequest
 
 RunStatus = Literal["running", "awaiting_operator", "succeeded", "failed"]
@@ -84,6 +86,7 @@ class ModelRef(BaseModel):
     model_id: str
     version: str
     artifact_key: str  # models/<model_id>/<version>/
+    registry_arn: str | None = None  # the SageMaker model package's ARN (AWS only)
 
 
 class VerifyResult(BaseModel):
@@ -114,12 +117,36 @@ class Event(BaseModel):
     message: str
 
 
+# console.metric prints `[mlops] metric <name>=<repr(float)>` (mlops/training/console.py); SageMaker charts what
+# these capture
+METRIC_REGEX = r"\[mlops\] metric {name}=([-+0-9.eE]+|nan|inf)"
+SCRIPT_MODE_PROGRAM = "mlops_train.py"  # the entry script at the root of the training source bundle
+
+
+def metric_definitions(task: str | None) -> list[dict[str, str]]:
+    """One definition per metric the entry point prints for the task, so SageMaker charts them."""
+    names = metrics_for(task) if task else []
+    return [{"Name": name, "Regex": METRIC_REGEX.format(name=re.escape(name))} for name in names]
+
+
+class JobResources(BaseModel):
+    """What a job runs on, bar the instance type (the deployment's: TrainingInstanceType)."""
+
+    instance_count: int = 1
+    volume_gb: int = 30
+    spot: bool = False  # managed spot training: cheaper, may be interrupted (resumes from checkpoints)
+    max_wait_seconds: int = 7200  # spot only: runtime plus time waiting for capacity
+    warm_pool_seconds: int = 0  # keep the instance for the next job (not with spot); 0: none
+
+
 class TrainingJob(BaseModel):
-    """One training job of one attempt, as the trainer port sees it (a SageMaker CreateTrainingJob on AWS).
+    """One training job of one attempt (or the job that verifies a registered model), as the trainer port sees
+    it: a SageMaker CreateTrainingJob on AWS, the script-mode entry point in a child process locally.
 
     The engine names each try `<name>-t<try>` (SageMaker refuses a name used before) and the job writes under
     `<output_path>/<that name>/output/`, as SageMaker does under its S3OutputPath. The computed fields are the
-    same data in the shapes CreateTrainingJob takes (its hyperparameters are strings)."""
+    same data in the shapes CreateTrainingJob takes (its hyperparameters are strings), which the compiled Train
+    state sends as they are; only the role, image, KMS key and instance type come from the deployment."""
 
     name: str
     training_id: str
@@ -130,6 +157,11 @@ class TrainingJob(BaseModel):
     output_path: str  # store prefix under which each try's outputs go
     output_uri: str = ""
     max_runtime_seconds: int = 24 * 3600
+    task: str | None = None  # what the entry point prints metrics for
+    source_uri: str | None = None  # the script-mode source bundle (AWS); None: the installed package runs
+    checkpoint_uri: str = ""  # where an interrupted (spot) job resumes from
+    labels: dict[str, str] = Field(default_factory=dict)  # tags: training id, repository, issue
+    resources: JobResources = Field(default_factory=JobResources)
 
     def try_name(self, retry_count: int) -> str:
         return f"{self.name}-t{retry_count + 1}"
@@ -140,16 +172,50 @@ class TrainingJob(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def encoded_hyperparameters(self) -> dict[str, str]:
-        return {name: json.dumps(value) for name, value in self.hyperparameters.items()}
+        """SM_HPS as the framework container decodes it: every value JSON-encoded, the script-mode keys added
+        (the container keeps `sagemaker_*` keys out of SM_HPS)."""
+        values = dict(self.hyperparameters)
+        if self.source_uri:
+            values |= {"sagemaker_program": SCRIPT_MODE_PROGRAM, "sagemaker_submit_directory": self.source_uri}
+        return {name: json.dumps(value) for name, value in values.items()}
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def input_data_config(self) -> list[dict[str, Any]]:
-        source = {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated"}
+        """Each channel straight from its prefix, streamed on demand (FastFile: 1 TB never passes through us)."""
+        s3 = {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated"}
         return [
-            {"ChannelName": name, "DataSource": {"S3DataSource": {**source, "S3Uri": uri}}}
+            {"ChannelName": name, "InputMode": "FastFile", "DataSource": {"S3DataSource": {**s3, "S3Uri": _dir(uri)}}}
             for name, uri in self.channel_uris.items()
         ]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def metric_definitions(self) -> list[dict[str, str]]:
+        return metric_definitions(self.task)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stopping_condition(self) -> dict[str, int]:
+        condition = {"MaxRuntimeInSeconds": self.max_runtime_seconds}
+        if self.resources.spot:  # SageMaker refuses a wait time without spot
+            condition["MaxWaitTimeInSeconds"] = max(self.resources.max_wait_seconds, self.max_runtime_seconds)
+        return condition
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        return [{"Key": key, "Value": value} for key, value in self.labels.items()]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def encrypt_inter_container_traffic(self) -> bool:
+        return self.resources.instance_count > 1
+
+
+def _dir(uri: str) -> str:
+    """A prefix as a directory: `.../train/` does not also match `.../train-old/`."""
+    return uri if uri.endswith("/") else uri + "/"
 
 
 class TrainingOutcome(BaseModel):
@@ -158,6 +224,11 @@ class TrainingOutcome(BaseModel):
     job_name: str
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    # what the job ran on and was billed for (SageMaker's BillableTimeInSeconds and ResourceConfig), for a cost
+    # estimate; the local trainer leaves them unset
+    billable_seconds: int | None = None
+    instance_type: str | None = None
+    instance_count: int | None = None
 
     @property
     def tries(self) -> int:
@@ -196,6 +267,8 @@ class RunState(BaseModel):
     wait_token: str | None = None  # the Step Functions task token of the operator's wait (AWS only)
     job: TrainingJob | None = None  # the next training job, as BuildTrainingJob specified it
     training: TrainingOutcome | None = None  # what the last training job produced
+    verification_job: TrainingJob | None = None  # the job that verifies the registered model (Register specifies it)
+    verification: TrainingOutcome | None = None  # what that job produced
     error: ErrorInfo | None = None
     report: str | None = None  # training_history/<training_id>.md
     events: list[Event] = Field(default_factory=list)

@@ -153,6 +153,8 @@ def _model_lines(run: RunState, t: dict[str, str], store_uri: Any) -> list[str]:
         return [t["not_registered"]]
     lines = [item(t["model_id"], escape(model.model_id)), item(t["version"], escape(model.version))]
     lines.append(_store_line(model.artifact_key, store_uri, t))
+    if model.registry_arn:  # registered in SageMaker's Model Registry (AWS)
+        lines.append(item(t["registry_arn"], escape(model.registry_arn, LONG_LIMIT)))
     if outcome(run) == "verification_failed":
         current = t["rolled_back_mark"].format(version=current_version(run, t))
         lines.append(item(t["current_version"], current))

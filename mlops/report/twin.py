@@ -43,8 +43,9 @@ def _iso(moment: datetime | None) -> str | None:
 def _model_json(run: RunState) -> dict[str, Any] | None:
     if run.registered is None and run.rolled_back_to is None:
         return None
+    registered = {k: v for k, v in (_dump(run.registered) or {}).items() if k != "registry_arn" or v}
     return {
-        **(_dump(run.registered) or {}),
+        **registered,  # the ARN only where there is one: a local run's twin stays as it was
         "previous_version": run.previous_version,
         "rolled_back_to": run.rolled_back_to,
     }

@@ -14,6 +14,9 @@ Inputs (environment):
         mlops_seed        seed (default 42), used for random_state/seed unless those are set explicitly
         mlops_rejection   "output": on input that retrying cannot fix, write SM_OUTPUT_DATA_DIR/rejected.json
                           ({"error": ...}) and exit 0 instead of exiting 2 (the pipeline sets it: see main)
+        mlops_mode        "verify": reload the registered model in SM_CHANNEL_MODEL, re-predict the holdout its
+                          evaluation.json recorded and write SM_OUTPUT_DATA_DIR/verification.json
+                          ({"ok": ..., "detail": ...}); exit 0 whatever it found (the pipeline's Verify job)
         mlops_fail        TEST HOOK ONLY: "crash" exits 1 to simulate a training crash in pipeline tests
         anything else     a hyperparameter of the algorithm
 Outputs:
@@ -40,7 +43,17 @@ from mlops.learners.catalog import AlgorithmSpec, get_algorithm
 from mlops.metric_specs import metrics_for
 from mlops.training import console, outputs
 from mlops.training.environment import ScriptModeEnvironment
-from mlops.training.hyperparameters import CRASH, REJECTION_AS_OUTPUT, Control, decode_params, parse_hps, split_control
+from mlops.training.hyperparameters import (
+    CRASH,
+    MODE_KEY,
+    REJECTION_AS_OUTPUT,
+    VERIFICATION,
+    VERIFY_MODE,
+    Control,
+    decode_params,
+    parse_hps,
+    split_control,
+)
 from mlops.training.job import Job, Outcome, effective_params, resolve_metric, resolve_task
 from mlops.training.plotter import Plotter
 
@@ -98,7 +111,11 @@ def _reject(environ: Mapping[str, str] | None, error: MlopsError) -> int:
 
 
 def run(env: ScriptModeEnvironment) -> None:
-    control = split_control(parse_hps(env.hps_json))
+    hps = parse_hps(env.hps_json)
+    if hps.get(MODE_KEY) == VERIFY_MODE:
+        verify_registered(env)
+        return
+    control = split_control(hps)
     job, train = _prepare(env, control)
     console.progress("setup", f"{job.spec.name}: task {job.task}, metric {job.metric}, seed {job.seed}")
     if control.fail == CRASH:
@@ -114,6 +131,17 @@ def run(env: ScriptModeEnvironment) -> None:
     finally:
         plotter.finish()
     console.progress("done", f"{job.metric}={console.format_float(outcome.metrics[job.metric])}")
+
+
+def verify_registered(env: ScriptModeEnvironment) -> None:
+    """A failed check is this job's result, not its failure: the pipeline reads it and rolls back."""
+    from mlops.training.verify import verify_model
+
+    model_dir = env.channel("model")
+    console.progress("verify", f"reloading the model in {model_dir} and re-predicting its recorded holdout")
+    ok, detail = verify_model(model_dir)
+    outputs.write_json(env.output_dir / VERIFICATION, {"ok": ok, "detail": detail})
+    console.progress("done", f"verification {'passed' if ok else 'FAILED'}: {detail}")
 
 
 Trainer = Callable[[Job], Outcome]

@@ -21,6 +21,7 @@ class ScriptModeEnvironment:
     hps_json: str  # SM_HPS: the hyperparameters as a JSON object
     train_channel: str | None  # SM_CHANNEL_TRAIN
     test_channel: str | None  # SM_CHANNEL_TEST
+    model_channel: str | None = None  # SM_CHANNEL_MODEL: a registered model, for a verifying job
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ScriptModeEnvironment:
@@ -31,11 +32,12 @@ class ScriptModeEnvironment:
             hps_json=env.get("SM_HPS", ""),
             train_channel=env.get("SM_CHANNEL_TRAIN") or None,
             test_channel=env.get("SM_CHANNEL_TEST") or None,
+            model_channel=env.get("SM_CHANNEL_MODEL") or None,
         )
 
     def channel(self, name: str) -> Path:
-        """The directory of the `train` or `test` channel; InvalidRequest when it was not provided."""
-        value = self.train_channel if name == "train" else self.test_channel
+        """The directory of the `train`, `test` or `model` channel; InvalidRequest when it was not provided."""
+        value = {"train": self.train_channel, "test": self.test_channel, "model": self.model_channel}.get(name)
         variable = f"SM_CHANNEL_{name.upper()}"
         if not value:
             raise InvalidRequest(f"{variable} is not set: the '{name}' data channel is required")

@@ -27,10 +27,14 @@ CONTROL_KEYS = (
     "mlops_seed",
     "mlops_fail",
     "mlops_rejection",
+    "mlops_mode",
 )
 DEFAULT_TARGET = "target"
 DEFAULT_SEED = 42
 CRASH = "crash"  # the only value of the mlops_fail test hook
+MODE_KEY = "mlops_mode"  # "train" (the default) or "verify"
+VERIFY_MODE = "verify"  # reload the model in SM_CHANNEL_MODEL, re-check its holdout, write VERIFICATION
+VERIFICATION = "verification.json"  # a verifying job's only output: {"ok": bool, "detail": str}
 REJECTION_AS_OUTPUT = "output"  # mlops_rejection: report bad input in rejected.json and exit 0
 NULL_WORDS = {"null", "none", ""}
 TRUE_WORDS = {"true", "1", "yes"}

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from mlops.backends.aws.clients import AwsClients
 from mlops.backends.aws.dynamodb_table import TABLE_DEFINITION, Table
+from mlops.backends.aws.training_job import JobConfig
 from mlops.settings import AwsSettings
 
 REGION = "us-east-1"
@@ -56,10 +57,14 @@ def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield boto3.client("stepfunctions", region_name=REGION)
 
 
+# The deployment's side of the training jobs, as the pipeline stack substitutes it into the state machine.
+JOB_CONFIG = JobConfig(region=REGION, role_arn=f"arn:aws:iam::{ACCOUNT}:role/mlops-training",
+                       kms_key_id=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+
+
 def substitute(template: str, extra: dict[str, str] | None = None) -> str:
     """What CloudFormation's DefinitionSubstitutions does: every `${Name}` replaced."""
-    values = {"SageMakerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/mlops-training", "TrainingInstanceType": "ml.m5.large",
-              "TrainingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mlops-training:latest", **(extra or {})}
+    values = {**JOB_CONFIG.substitutions(), **(extra or {})}
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -21,10 +21,17 @@ from mlops.pipeline.models import OperatorDecision, RunState, new_training_id
 from mlops.pipeline.runner import LocalRunner, error_name
 from mlops.request import validate_request
 from mlops.services import Services, build_services
-from mlops.settings import Settings
-from tests.aws.conftest import create, substitute, wait
+from mlops.settings import AwsSettings, Settings
+from tests.aws.conftest import REGION, create, substitute, wait
 from tests.aws.sagemaker_jobs import TrainingJobs, serve_training_jobs
 from tests.pipeline.conftest import wrapper_script
+
+# A hyperparameter the entry point refuses, slipped past the request's check (the training job rejects its input).
+MISSPELT_HYPERPARAMETER = (
+    "import json\nhps = json.loads(os.environ['SM_HPS'])\nhps['n_estimator'] = 5\n"
+    "os.environ['SM_HPS'] = json.dumps(hps)"
+)
+TRAINING_SOURCE = "s3://mlops-code/training/sourcedir.tar.gz"  # MLOPS_TRAINING_SOURCE of the Lambdas
 
 
 @dataclass
@@ -61,10 +68,16 @@ class LocalEngine:
         return walk
 
     def crash_training(self, tmp_path: Any) -> None:
-        script = wrapper_script(tmp_path / "crash.py", "print('simulated crash: out of memory'); sys.exit(137)")
+        crash = "print('simulated crash: out of memory'); sys.exit(137)"
+        self._train_with(wrapper_script(tmp_path / "crash.py", crash))
+
+    def reject_input(self, tmp_path: Any) -> None:
+        self._train_with(wrapper_script(tmp_path / "misspelt.py", MISSPELT_HYPERPARAMETER))
+
+    def _train_with(self, command: str) -> None:
         self.services.close()
-        crashing = LocalEngine(dataclasses.replace(self.settings, train_command=script), self.runner.flow)
-        self.services, self.runner = crashing.services, crashing.runner
+        wrapped = LocalEngine(dataclasses.replace(self.settings, train_command=command), self.runner.flow)
+        self.services, self.runner = wrapped.services, wrapped.runner
         self.runner.sleep, self.runner.on_step = self.delays.append, self._entered
 
     def close(self) -> None:
@@ -75,6 +88,7 @@ class MotoEngine:
     name = "moto"
 
     def __init__(self, settings: Settings, sfn: Any, monkeypatch: pytest.MonkeyPatch, flow: Flow = FLOW) -> None:
+        settings = dataclasses.replace(settings, aws=AwsSettings(region=REGION, training_source=TRAINING_SOURCE))
         self.services: Services = build_services(settings)
         self.settings, self.sfn, self.delays = settings, sfn, list[float]()
         self.jobs = TrainingJobs(self.services.ports.store)
@@ -98,6 +112,9 @@ class MotoEngine:
     def crash_training(self, tmp_path: Any) -> None:
         self.jobs.crash = True
 
+    def reject_input(self, tmp_path: Any) -> None:
+        self.jobs.reject = True
+
     def close(self) -> None:
         self.services.close()
 
@@ -112,6 +129,11 @@ class MotoEngine:
         walk.states = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
         walk.run = RunState.model_validate(json.loads(_last_document(events)))
         return walk
+
+    def requests(self, walk: Walk) -> list[dict[str, Any]]:
+        """What the execution's training-job states sent to CreateTrainingJob, in order."""
+        scheduled = [e["taskScheduledEventDetails"] for e in self._events(walk.handle) if e["type"] == "TaskScheduled"]
+        return [json.loads(s["parameters"]) for s in scheduled if "createTrainingJob" in s["resource"]]
 
     def _waiting(self, arn: str) -> bool:
         events = self._events(arn)

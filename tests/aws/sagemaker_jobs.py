@@ -11,6 +11,7 @@ on moto's own Glue `.sync` resolver then describes the job until it has ended, f
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -27,20 +28,23 @@ from mlops.pipeline.artifacts import MODEL_ARCHIVE, OUTPUT_ARCHIVE, pack
 
 
 class TrainingJobs:
-    """The jobs moto was asked to create, run for real; `crash` makes every job fail instead."""
+    """The jobs moto was asked to create, run for real; `crash` makes every job fail instead, `reject` gives every
+    training job a hyperparameter its entry point refuses (a misspelt one)."""
 
     def __init__(self, store: LocalArtifactStore) -> None:
         self.store = store
         self.names: list[str] = []
-        self.crash = False
+        self.crash = self.reject = False
 
     def run(self, job: Any) -> None:
         """Run one moto FakeTrainingJob to its end, setting its status as SageMaker would."""
         self.names.append(job.training_job_name)
-        job.training_start_time = datetime.now(timezone.utc).isoformat()
+        started = datetime.now(timezone.utc)
         crashed = ("Failed", "AlgorithmError: simulated crash: out of memory")
         status, reason = crashed if self.crash else self._train(job)
-        job.training_end_time = datetime.now(timezone.utc).isoformat()
+        ended = datetime.now(timezone.utc)
+        job.training_start_time, job.training_end_time = started.isoformat(), ended.isoformat()
+        job.billable_time_in_seconds = max(1, math.ceil((ended - started).total_seconds()))  # SageMaker bills whole s
         job.training_job_status = job.secondary_status = status
         if reason:
             job.failure_reason = reason
@@ -51,7 +55,7 @@ class TrainingJobs:
             model_dir.mkdir(), output_dir.mkdir()
             finished = subprocess.run(
                 [sys.executable, "-m", "mlops.training"],
-                env={**os.environ, **_environment(job, model_dir, output_dir)},
+                env={**os.environ, **_environment(job, model_dir, output_dir, self.reject)},
                 capture_output=True,
                 text=True,
                 timeout=600,
@@ -67,13 +71,17 @@ class TrainingJobs:
         return _path(uri).relative_to(self.store.root.absolute()).as_posix()
 
 
-def _environment(job: Any, model_dir: Path, output_dir: Path) -> dict[str, str]:
-    """SageMaker's script-mode contract: decoded hyperparameters, a directory per channel."""
+def _environment(job: Any, model_dir: Path, output_dir: Path, reject: bool = False) -> dict[str, str]:
+    """SageMaker's script-mode contract: decoded hyperparameters (the container keeps its own `sagemaker_*` keys
+    out of SM_HPS), a directory per channel."""
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.input_data_config or []}
+    hps = {name: json.loads(value) for name, value in job.hyper_parameters.items() if not name.startswith("sagemaker_")}
+    if reject and "mlops_algorithm" in hps:
+        hps["n_estimator"] = 5  # not random_forest's n_estimators
     environment = {
         "SM_MODEL_DIR": str(model_dir),
         "SM_OUTPUT_DATA_DIR": str(output_dir),
-        "SM_HPS": json.dumps({name: json.loads(value) for name, value in job.hyper_parameters.items()}),
+        "SM_HPS": json.dumps(hps),
         "SM_CHANNELS": json.dumps(sorted(channels)),
     }
     return environment | {f"SM_CHANNEL_{name.upper()}": str(_path(uri)) for name, uri in channels.items()}

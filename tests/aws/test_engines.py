@@ -4,6 +4,7 @@ interpreter, the Lambda handlers in-process, real training jobs) visit the same 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,15 +12,18 @@ from typing import Any
 
 import pytest
 
+from mlops.backends.aws.training_job import training_job_request
 from mlops.pipeline.flow import FLOW, Flow
 from mlops.pipeline.models import OperatorDecision
 from mlops.settings import Settings
-from tests.aws.engines import LocalEngine, MotoEngine, Walk
+from tests.aws.conftest import JOB_CONFIG
+from tests.aws.engines import TRAINING_SOURCE, LocalEngine, MotoEngine, Walk
 from tests.pipeline.conftest import IRIS, WEAK_TREE
 
 TRAIN = ["BuildTrainingJob", "Train", "Evaluate", "Gate"]
 START = ["PrepareData", *TRAIN]
-PASSES = ["Register", "Verify", "VerifyChoice", "PublishSucceeded", "Succeeded"]
+VERIFIES = ["Register", "Verify", "RecordVerification", "VerifyChoice"]
+PASSES = [*VERIFIES, "PublishSucceeded", "Succeeded"]
 ASKS = ["AwaitOperator", "ApplyOperatorAnswer", "OperatorChoice"]
 FAILS = ["PublishFailed", "Failed"]
 QUICK_WAIT = 1  # seconds: the operator's wait of the timeout scenario
@@ -97,6 +101,13 @@ SCENARIOS = {
         [None],
         before=_passing_run_then(lambda engine, tmp_path: engine.crash_training(tmp_path)),
     ),
+    "training rejects its input": Scenario(
+        IRIS,
+        [*START[:-1], "HandleFailure", *FAILS],
+        "failed",
+        [None],
+        before=lambda engine, tmp_path: engine.reject_input(tmp_path),
+    ),
     "operator aborts": Scenario(WEAK_TREE, [*START, *ASKS, *FAILS], "failed", [False], (abort,)),
     "operator's wait times out": Scenario(
         WEAK_TREE,
@@ -108,12 +119,21 @@ SCENARIOS = {
     ),
     "verification fails, automatic rollback": Scenario(
         IRIS,
-        [*START, "Register", "Verify", "VerifyChoice", "Rollback", *FAILS],
+        [*START, *VERIFIES, "Rollback", *FAILS],
         "failed",
         [True],
         before=_passing_run_then(lambda engine, tmp_path: corrupt_registered_models(engine)),
     ),
 }
+
+
+def assert_what_the_training_ran_on(engine: Any, training: Any) -> None:
+    """For the cost estimate: SageMaker's billed seconds and instances; the local trainer bills nothing."""
+    ran_on = (training.billable_seconds, training.instance_type, training.instance_count)
+    if engine.name == "local":
+        assert ran_on == (None, None, None)
+    else:
+        assert training.billable_seconds >= 1 and ran_on[1:] == ("ml.m5.large", 1)
 
 
 @pytest.fixture(params=["local", "moto"])
@@ -151,9 +171,35 @@ def test_both_engines_walk_the_scenario_through_the_same_states(engine_for, scen
     assert walk.run is not None and walk.run.status == scenario.status, walk.run
     assert [attempt.passed for attempt in walk.run.attempts] == scenario.passed
     assert walk.run.report and engine.settings.history_dir.joinpath(Path(walk.run.report).name).is_file()
-    if "HandleFailure" in scenario.states:
+    if scenario.status == "succeeded":
+        assert_what_the_training_ran_on(engine, walk.run.training)
+    rejected = walk.run.error is not None and walk.run.error.type == "TrainingRejected"
+    if "HandleFailure" in scenario.states and not rejected:  # a crashing job: retried 3 times with back-off
         assert walk.run.attempts[0].tries == 4 and "out of memory" in walk.run.error.message
         assert engine.delays == [0.01, 0.02, 0.04] if engine.name == "local" else engine.delays == [2, 4, 8]
+    if rejected:  # failed at once, without a retry, with the entry point's reason
+        assert walk.run.attempts[0].tries == 1 and engine.delays == []
+        assert "n_estimator" in walk.run.error.message and "retrying would not help" in walk.run.error.message
     if "Rollback" in scenario.states:
         assert walk.run.rolled_back_to == "v1.0.0"
         assert engine.services.ports.registry.current("iris-classifier") == "v1.0.0"
+
+
+@pytest.mark.slow
+def test_the_compiled_states_send_the_request_training_job_request_builds(engine_for) -> None:
+    # GIVEN the state machine deployed with the deployment's values as DefinitionSubstitutions
+    engine = engine_for(FLOW)
+    if engine.name == "local":
+        pytest.skip("the local runner sends no CreateTrainingJob")
+    # WHEN a run trains and verifies
+    walk = engine.start(**IRIS)
+    assert walk.run.status == "succeeded", walk.run.error
+    # THEN each job's request is exactly what training_job_request builds from the run's job description, bar
+    # moto's own metric definitions, and it carries the script-mode source of the deployment
+    train, verification = engine.requests(walk)
+    assert train == training_job_request(walk.run.job, JOB_CONFIG, try_number=1)
+    assert verification == training_job_request(walk.run.verification_job, JOB_CONFIG, try_number=1)
+    assert json.loads(train["HyperParameters"]["sagemaker_submit_directory"]) == TRAINING_SOURCE
+    assert [d["Name"] for d in train["AlgorithmSpecification"]["MetricDefinitions"]][:1] == ["accuracy"]
+    assert json.loads(verification["HyperParameters"]["mlops_mode"]) == "verify"
+    assert verification["InputDataConfig"][0]["ChannelName"] == "model"

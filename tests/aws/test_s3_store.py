@@ -118,5 +118,10 @@ def test_local_path_refuses_data_too_big_to_download(store: S3ArtifactStore) -> 
 def test_bad_keys_and_missing_settings_are_refused_before_any_call(store: S3ArtifactStore, tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match=r"contains '\.' or '\.\.' segments"):
         store.put_bytes("models/../secrets", b"x")
-    with pytest.raises(UsageError, match="MLOPS_KMS_KEY_ID"):
-        S3ArtifactStore(store.s3, BUCKET, None, tmp_path)
+    with pytest.raises(UsageError, match="MLOPS_BUCKET"):
+        S3ArtifactStore(store.s3, None, "key", tmp_path)
+    # a store without a KMS key only reads (the read-only CLI commands): every write is refused before the call
+    reader = S3ArtifactStore(store.s3, BUCKET, None, tmp_path)
+    with pytest.raises(UsageError, match="MLOPS_KMS_KEY_ID: not set"):
+        reader.put_bytes("models/iris/v1.0.0/model.skops", b"x")
+    assert not store.exists("models/iris/v1.0.0/model.skops")

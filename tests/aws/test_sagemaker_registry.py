@@ -87,6 +87,25 @@ def test_a_registered_version_is_an_approved_package_with_its_record(
     ]
 
 
+def test_the_version_handed_back_and_every_record_name_the_model_package_arn(
+    registry: ModelRegistry, backend: SageMakerRegistryBackend, model_dir: Path
+) -> None:
+    # WHEN a model is registered (and registered again by a retried step)
+    arguments: dict[str, Any] = {
+        "model_id": MODEL, "training_id": "train-1", "algorithm": "random_forest", "learning_type": "supervised",
+        "task": "classification", "hyperparameters": {}, "metrics": {"accuracy": 0.95}, "metric": "accuracy",
+        "data_digest": "sha256:abc", "issue": {}, "source_dir": model_dir,
+    }
+    ref, _ = registry.register(**arguments)
+    again, _ = registry.register(**arguments)
+    # THEN the version names the package SageMaker created (the report's Model Registry ARN line)
+    (package,) = packages(backend)
+    assert ref.registry_arn == again.registry_arn == package["ModelPackageArn"]
+    assert package["ModelPackageArn"].startswith(f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{MODEL}/")
+    # AND so do the records `mlops models show` reads
+    assert registry.show(MODEL)["registry_arn"] == package["ModelPackageArn"]
+    assert [r["registry_arn"] for r in registry.versions(MODEL)] == [package["ModelPackageArn"]]
+
 def test_current_is_the_newest_approved_and_a_rollback_rejects_what_it_leaves(
     registry: ModelRegistry, backend: SageMakerRegistryBackend, model_dir: Path
 ) -> None:

@@ -20,18 +20,26 @@ from mlops.backends.aws.training_job import (
 )
 from mlops.errors import InvalidRequest, UsageError
 from mlops.pipeline.models import TrainingJob
+from mlops.settings import AwsSettings
 from mlops.training import console
 
 CONFIG = JobConfig(region="us-east-1", role_arn="arn:aws:iam::123456789012:role/mlops-training",
-                   bucket="mlops-artifacts", kms_key_id="alias/mlops", source_uri="s3://mlops-artifacts/code/src.tar.gz")
+                   kms_key_id="alias/mlops")
+RUN = "runs/train-20250110-123456-1a2b3c4d"
 JOB = TrainingJob(name="train-20250110-123456-1a2b3c4d-a2", training_id="train-20250110-123456-1a2b3c4d", attempt=2,
                   hyperparameters={"n_estimators": 300, "max_depth": None, "mlops_metric": "accuracy"},
                   channels={"train": "datasets/iris/train", "test": "datasets/iris/test"},
-                  output_path="runs/train-20250110-123456-1a2b3c4d")
+                  channel_uris={"train": "s3://mlops-artifacts/datasets/iris/train",
+                                "test": "s3://mlops-artifacts/datasets/iris/test"},
+                  output_path=RUN, output_uri=f"s3://mlops-artifacts/{RUN}", task="classification",
+                  source_uri="s3://mlops-artifacts/code/src.tar.gz", checkpoint_uri=f"s3://mlops-artifacts/{RUN}/checkpoints",
+                  labels={"mlops:training-id": "train-20250110-123456-1a2b3c4d", "mlops:repository": "acme/ml",
+                          "mlops:issue": "7"})
 
 
-def request(**overrides: object) -> dict:
-    return training_job_request(JOB, CONFIG, try_number=1, task="classification", issue=("acme/ml", 7), **overrides)  # type: ignore[arg-type]
+def request(resources: Resources | None = None) -> dict:
+    job = resources.applied_to(JOB) if resources else JOB
+    return training_job_request(job, CONFIG, try_number=1)
 
 
 def botocore_problems(params: dict) -> str:
@@ -58,7 +66,7 @@ def test_moto_s_sagemaker_accepts_the_request_as_it_is(aws: AwsClients) -> None:
     sagemaker.create_training_job(**request())
     job = sagemaker.describe_training_job(TrainingJobName="train-20250110-123456-1a2b3c4d-a2-t1")
     assert job["AlgorithmSpecification"]["TrainingImage"] == (
-        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
     )
     assert job["HyperParameters"]["n_estimators"] == "300"
 
@@ -75,7 +83,7 @@ def test_the_script_mode_source_channels_and_output_come_from_s3_prefixes() -> N
     assert sources == {"train": ("FastFile", "s3://mlops-artifacts/datasets/iris/train/"),
                        "test": ("FastFile", "s3://mlops-artifacts/datasets/iris/test/")}
     assert params["OutputDataConfig"] == {
-        "S3OutputPath": "s3://mlops-artifacts/runs/train-20250110-123456-1a2b3c4d/", "KmsKeyId": "alias/mlops"
+        "S3OutputPath": "s3://mlops-artifacts/runs/train-20250110-123456-1a2b3c4d", "KmsKeyId": "alias/mlops"
     }
     assert params["ResourceConfig"]["VolumeKmsKeyId"] == "alias/mlops"
     assert {t["Key"]: t["Value"] for t in params["Tags"]} == {
@@ -111,9 +119,11 @@ def test_spot_and_warm_pool_options_shape_the_request() -> None:
     spot = request(resources=Resources(spot=True, max_runtime_seconds=600, max_wait_seconds=1200))
     assert spot["EnableManagedSpotTraining"] is True
     assert spot["StoppingCondition"] == {"MaxRuntimeInSeconds": 600, "MaxWaitTimeInSeconds": 1200}
-    assert spot["CheckpointConfig"]["S3Uri"].endswith("/runs/train-20250110-123456-1a2b3c4d/checkpoints/")
+    assert spot["CheckpointConfig"]["S3Uri"].endswith("/runs/train-20250110-123456-1a2b3c4d/checkpoints")
     warm = request(resources=Resources(warm_pool_seconds=900))
-    assert warm["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 900 and "CheckpointConfig" not in warm
+    assert warm["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 900 and warm["EnableManagedSpotTraining"] is False
+    assert "MaxWaitTimeInSeconds" not in warm["StoppingCondition"]  # SageMaker refuses it without spot
+    assert request()["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 0  # no warm pool
 
 
 def test_request_overrides_are_checked_and_every_problem_reported() -> None:
@@ -131,4 +141,19 @@ def test_request_overrides_are_checked_and_every_problem_reported() -> None:
 
 def test_a_region_without_a_pinned_image_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="no scikit-learn image is pinned for mars-north-1"):
-        training_job_request(JOB, JobConfig(**{**CONFIG.__dict__, "region": "mars-north-1"}), try_number=1, task=None)
+        training_job_request(JOB, JobConfig(**{**CONFIG.__dict__, "region": "mars-north-1"}), try_number=1)
+
+
+def test_an_image_of_your_own_replaces_the_pinned_one() -> None:
+    own = JobConfig(**{**CONFIG.__dict__, "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mine:1"})
+    assert training_job_request(JOB, own, try_number=1)["AlgorithmSpecification"]["TrainingImage"].endswith("/mine:1")
+
+
+def test_the_job_config_comes_from_the_settings_and_names_what_is_missing() -> None:
+    settings = AwsSettings.from_env({"AWS_REGION": "eu-west-1", "MLOPS_SAGEMAKER_ROLE_ARN": CONFIG.role_arn,
+                                     "MLOPS_KMS_KEY_ID": "alias/k", "MLOPS_TRAINING_INSTANCE_TYPE": "ml.c5.xlarge"})
+    config = JobConfig.from_settings(settings)
+    assert (config.instance_type, config.training_image.split("/")[0]) == (
+        "ml.c5.xlarge", "141502667606.dkr.ecr.eu-west-1.amazonaws.com")
+    with pytest.raises(UsageError, match="MLOPS_SAGEMAKER_ROLE_ARN: not set"):
+        JobConfig.from_settings(AwsSettings.from_env({"AWS_REGION": "eu-west-1"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlops.backends.local.processes import TrainingWorker
+from mlops.pipeline.artifacts import OUTPUT_ARCHIVE, read_member
 from mlops.pipeline.models import RunState, new_training_id
 from mlops.request import validate_request
 from mlops.services import build_services
@@ -76,17 +78,21 @@ def test_a_worker_that_dies_mid_training_is_replaced_by_a_fresh_one(settings: Se
     assert worker_children() == []
 
 
-def test_verify_without_the_worker_that_trained_starts_a_new_one(engine: Engine) -> None:
+def test_the_verifying_job_without_the_worker_that_trained_starts_a_new_one(engine: Engine) -> None:
     # GIVEN a registered model and a trainer that no longer holds the worker that trained it (a resumed run)
     run = engine.run(**IRIS)
-    assert run.registered is not None
+    assert run.registered is not None and run.verification_job is not None
     trainer = engine.services.ports.trainer
     trainer.close()
-    # WHEN it verifies the registered artifact THEN a fresh worker loads it and reproduces the holdout
-    ok, detail = trainer.verify(run.registered.artifact_key)
-    assert ok, detail
-    assert "reproduced" in detail
+    # WHEN it runs the job that verifies the registered artifact
+    job = run.verification_job
+    outcome = trainer.train(job, job.try_name(1), timeout=600)
+    # THEN a fresh worker loads it and reproduces the holdout, as the job's verification.json says
+    archive = f"{job.output_key(outcome.job_name)}/{OUTPUT_ARCHIVE}"
+    found = json.loads(read_member(engine.services.ports.store, archive, "verification.json"))
+    assert found["ok"] is True and "reproduced" in found["detail"]
     # AND that worker is gone afterwards
+    trainer.close()
     assert worker_children() == []
 
 

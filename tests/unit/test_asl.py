@@ -57,7 +57,8 @@ def test_train_is_a_sync_training_job_retried_on_task_failure_with_a_new_name_pe
 
 def test_agents_are_lambda_tasks_whose_payload_is_the_new_document_retried_on_lambda_service_errors() -> None:
     tasks = {name: s for name, s in STATES.items() if s.get("Resource") == "arn:aws:states:::lambda:invoke"}
-    assert {"PrepareData", "BuildTrainingJob", "Evaluate", "Register", "Verify", "PublishFailed"} <= set(tasks)
+    agents = {"PrepareData", "BuildTrainingJob", "Evaluate", "Register", "RecordVerification", "PublishFailed"}
+    assert agents <= set(tasks)
     for name, task in tasks.items():
         assert task["Parameters"] == {"FunctionName": task["Parameters"]["FunctionName"], "Payload.$": "$"}, name
         assert task["OutputPath"] == "$.Payload", name
@@ -92,8 +93,17 @@ def test_choices_check_presence_and_type_before_comparing() -> None:
 def test_deployment_substitutes_functions_role_and_image() -> None:
     names = substitution_names(compile_flow())
     assert {"PrepareDataFunctionArn", "AwaitOperatorFunctionArn", "TrainingImage", "SageMakerRoleArn"} <= set(names)
-    assert all(name.endswith("FunctionArn") for name in names if name not in {"TrainingImage", "SageMakerRoleArn",
-                                                                              "TrainingInstanceType"})
+    deployment = {"TrainingImage", "SageMakerRoleArn", "TrainingInstanceType", "KmsKeyArn"}
+    assert all(name.endswith("FunctionArn") for name in names if name not in deployment)
+
+
+def test_verification_is_a_sync_job_whose_failure_rolls_back_and_a_lambda_reads_its_result() -> None:
+    verify = STATES["Verify"]
+    assert verify["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    assert verify["Parameters"]["HyperParameters.$"] == "$.verification_job.encoded_hyperparameters"
+    assert verify["ResultPath"] == "$.verification" and verify["Next"] == "RecordVerification"
+    assert verify["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Rollback"}]
+    assert STATES["RecordVerification"]["Parameters"]["FunctionName"] == "${VerifyFunctionArn}"
 
 
 def test_execution_names_are_one_per_repository_issue_and_request() -> None:

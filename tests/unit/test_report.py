@@ -246,6 +246,25 @@ def test_japanese_report_has_the_specification_sections_in_order_with_their_valu
     assert "ab" * 32 in section(markdown, "## データセット")
 
 
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/model-001/3"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_version_in_the_sagemaker_registry_is_named_by_its_arn(lang: str) -> None:
+    # GIVEN a run whose version the SageMaker Model Registry holds (AWS)
+    run = passed_run()
+    run.registered = registered().model_copy(update={"registry_arn": ARN})
+    # WHEN its report and JSON twin are made
+    model = section(render_report(run, lang=lang, extra={"store_uri": "s3://mlops-bucket"}), "## " + (
+        "モデル情報" if lang == "ja" else "Model"))
+    # THEN the model section ends with the package's ARN, after the S3 path, as requirements §7.2 shows it
+    assert model.splitlines()[-2:] == ["- S3 Path: s3://mlops-bucket/models/model-001/v1.2.3/",
+                                        f"- Model Registry ARN: {ARN}"]
+    assert report_json(run)["model"]["registry_arn"] == ARN
+    # AND a local run (no ARN) has no such line and no such field
+    assert "Model Registry ARN" not in render_report(passed_run(), lang=lang)
+    assert "registry_arn" not in report_json(passed_run())["model"]
+
 def test_report_links_the_issue_and_the_run_and_lists_the_timeline() -> None:
     # GIVEN a run that came from an issue, with an Actions run URL
     run = passed_run()

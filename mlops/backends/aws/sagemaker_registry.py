@@ -8,6 +8,7 @@ Mapping:
   id, status, algorithm, the gate's metric) and the whole record, compressed and base64-encoded (SageMaker
   allows only letters, digits, spaces and `_.:/=+-@` in values, at most 256 characters each, 50 entries), in
   `mlops.record.NN` chunks; ModelMetrics points at the version's evaluation.json in S3;
+- the package's ARN is every record's `registry_arn` (the report's Model Registry ARN line, `mlops models show`);
 - current = the newest Approved package. `set_current(v)` first rejects every Approved package newer than v,
   then approves v, so the newest Approved one is v (and a rollback stops serving the bad version first);
   `set_current(None)` rejects them all. A version rolled away from (status rolled_back) is Rejected too; older
@@ -66,13 +67,17 @@ class SageMakerRegistryBackend:
     # --- writing versions ------------------------------------------------------------------------------
 
     def insert(self, record: dict[str, Any]) -> None:
+        """Create the version's model package, and set the record's `registry_arn` to its ARN (so the version
+        the registry hands back, and the report, name the package, as every record read from here does)."""
         model_id, version = record["model_id"], record["version"]
         self._ensure_group(model_id)
         self._claim(record)
-        if self._package_arn(model_id, version) is None:  # not created by an earlier try of this step
+        arn = self._package_arn(model_id, version)
+        if arn is None:  # not created by an earlier try of this step
             arn = self._create_package(record)
             self.table.update(f"model#{model_id}", f"version#{version}", "SET package_arn = :arn",
                               "training_id = :tid", {":arn": arn, ":tid": record["training_id"]})
+        record["registry_arn"] = arn
 
     def _claim(self, record: dict[str, Any]) -> None:
         model_id, version, training_id = record["model_id"], record["version"], record["training_id"]
@@ -221,7 +226,7 @@ class SageMakerRegistryBackend:
         return package
 
     def _record(self, arn: str) -> dict[str, Any]:
-        return from_metadata(self._describe(arn)["CustomerMetadataProperties"])
+        return {**from_metadata(self._describe(arn)["CustomerMetadataProperties"]), "registry_arn": arn}
 
 
 # --- the record in CustomerMetadataProperties ----------------------------------------------------------

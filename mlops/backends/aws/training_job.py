@@ -1,4 +1,7 @@
-"""The SageMaker CreateTrainingJob request for one try of a training, as plain boto3/Step Functions parameters.
+"""The SageMaker CreateTrainingJob request for one try of a job (training, or verifying a registered model), as
+plain boto3/Step Functions parameters: exactly what the compiled Train and Verify states send (mlops/pipeline/
+asl.py maps the same fields from the run document; the deployment's role, image, KMS key and instance type are
+`JobConfig.substitutions()`).
 
 No SageMaker SDK (a 1 GB install, 2.4 s to import): the request is a dict that Step Functions' createTrainingJob
 integration or boto3 takes as it is, and tests/aws/test_training_job.py validates it against botocore's own
@@ -9,26 +12,31 @@ Image: the AWS scikit-learn framework image, pinned per region, and our package 
 the entry point already follows the script-mode contract (SM_* variables) the local trainer imitates, so what
 passes locally passes there; AWS builds, patches and scans the framework image, where our own would need an ECR
 repository, a build-and-push job in the deployment and its own vulnerability scanning; and a code change ships as
-a small tarball, not a new image. The price: our dependencies (pydantic, skops, and a scikit-learn newer than the
-image's) must travel in the source bundle (a requirements.txt with wheels vendored beside it, since the job runs
-without internet access), and the image's framework version is a choice to keep in step with the train extra.
+a small tarball, not a new image. The price: what the image lacks (skops, gymnasium, matplotlib) travels as the
+bundle's requirements.txt (mlops/backends/aws/training_source.py), and the image's framework version is a choice
+to keep in step with the train extra (a test checks them against each other).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mlops.errors import InvalidRequest, UsageError
-from mlops.metric_specs import metrics_for
-from mlops.pipeline.models import TrainingJob
+from mlops.pipeline.asl import JOB_ENVIRONMENT
+from mlops.pipeline.models import METRIC_REGEX, JobResources, TrainingJob, metric_definitions
+from mlops.settings import AwsSettings
 
-FRAMEWORK_VERSION = "1.2-1"  # sagemaker-scikit-learn:<version>-cpu-py3
-# The account holding sagemaker-scikit-learn in each region (the SageMaker SDK's image_uri_config/sklearn.json).
+__all__ = ["METRIC_REGEX", "metric_definitions"]  # where the request's metric definitions come from
+
+# sagemaker-scikit-learn:<version>-cpu-py3: the newest training version the SageMaker SDK lists (sagemaker-core's
+# image_uri_config/sklearn.json, "training"): scikit-learn 1.4.2, numpy 2.1.0 on Python 3.10, as the train extra
+# needs (tests/aws/test_training_source.py checks them against each other; training_source.FRAMEWORK_SHIPS).
+FRAMEWORK_VERSION = "1.4-2"
+# The account holding sagemaker-scikit-learn in each region (the same file; the same accounts as for 1.2-1).
 SKLEARN_ACCOUNTS = {
     "us-east-1": "683313688378", "us-east-2": "257758044811", "us-west-1": "746614075791",
     "us-west-2": "246618743249", "ca-central-1": "341280168497", "sa-east-1": "737474898029",
@@ -37,8 +45,6 @@ SKLEARN_ACCOUNTS = {
     "ap-northeast-2": "366743142698", "ap-northeast-3": "867004704886", "ap-south-1": "720646828776",
     "ap-southeast-1": "121021644041", "ap-southeast-2": "783357654285",
 }
-# console.metric prints `[mlops] metric <name>=<repr(float)>` (mlops/training/console.py)
-METRIC_REGEX = r"\[mlops\] metric {name}=([-+0-9.eE]+|nan|inf)"
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's TrainingJobName pattern
 MAX_WARM_POOL_SECONDS = 3600
 
@@ -64,22 +70,48 @@ class Resources:
             raise InvalidRequest("the training resources have problems", problems)
         return changed
 
+    def applied_to(self, job: TrainingJob) -> TrainingJob:
+        """`job` sized by these resources (the instance type stays the deployment's: see JobConfig)."""
+        sized = JobResources(instance_count=self.instance_count, volume_gb=self.volume_gb, spot=self.spot,
+                             max_wait_seconds=self.max_wait_seconds, warm_pool_seconds=self.warm_pool_seconds)
+        return job.model_copy(update={"resources": sized, "max_runtime_seconds": self.max_runtime_seconds})
+
 
 FIELDS = tuple(Resources.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
 class JobConfig:
-    """The deployment's side of every request: where things are and who runs them."""
+    """The deployment's side of every request: who runs the jobs, on what, encrypted with which key. The state
+    machine gets the same values as DefinitionSubstitutions (SageMakerRoleArn, TrainingImage, KmsKeyArn,
+    TrainingInstanceType); the script-mode source travels in the job itself (`TrainingJob.source_uri`)."""
 
     region: str
     role_arn: str
-    bucket: str
     kms_key_id: str
-    source_uri: str  # s3://.../sourcedir.tar.gz: the package and the script-mode entry program
-    program: str = "mlops_train.py"
+    image: str | None = None  # None: the pinned scikit-learn framework image of the region
+    instance_type: str = "ml.m5.large"
     framework_version: str = FRAMEWORK_VERSION
-    resources: Resources = Resources()
+
+    @property
+    def training_image(self) -> str:
+        return self.image or framework_image(self.region, self.framework_version)
+
+    @classmethod
+    def from_settings(cls, aws: AwsSettings) -> JobConfig:
+        """From MLOPS_* settings; a missing one is a UsageError naming it."""
+        needed = {"AWS_REGION": aws.region, "MLOPS_SAGEMAKER_ROLE_ARN": aws.sagemaker_role_arn,
+                  "MLOPS_KMS_KEY_ID": aws.kms_key_id}
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise UsageError(f"{missing[0]}: not set; training jobs need it (set {', '.join(missing)})")
+        return cls(region=str(aws.region), role_arn=str(aws.sagemaker_role_arn), kms_key_id=str(aws.kms_key_id),
+                   image=aws.training_image, instance_type=aws.training_instance_type)
+
+    def substitutions(self) -> dict[str, str]:
+        """The state machine's DefinitionSubstitutions for these values (the Lambda ARNs aside)."""
+        return {"SageMakerRoleArn": self.role_arn, "TrainingImage": self.training_image,
+                "KmsKeyArn": self.kms_key_id, "TrainingInstanceType": self.instance_type}
 
 
 def framework_image(region: str, version: str = FRAMEWORK_VERSION) -> str:
@@ -99,88 +131,45 @@ def job_name(training_id: str, attempt: int, try_number: int) -> str:
     return base + suffix
 
 
-def metric_definitions(task: str | None) -> list[dict[str, str]]:
-    """One definition per metric the entry point prints for the task, so SageMaker charts them."""
-    names = metrics_for(task) if task else []
-    return [{"Name": name, "Regex": METRIC_REGEX.format(name=re.escape(name))} for name in names]
-
-
-def training_job_request(
-    job: TrainingJob, config: JobConfig, *, try_number: int, task: str | None,
-    issue: tuple[str, int] | None = None, resources: Resources | None = None,
-) -> dict[str, Any]:
-    """The CreateTrainingJob parameters for one try of `job` (`issue`: repository and number, for the tags)."""
-    resources = resources or config.resources
-    request = {
-        "TrainingJobName": job_name(job.training_id, job.attempt, try_number),
+def training_job_request(job: TrainingJob, config: JobConfig, *, try_number: int) -> dict[str, Any]:
+    """The CreateTrainingJob parameters for one try of `job`: exactly what the compiled Train state sends
+    (mlops/pipeline/asl.py maps the same fields from the run document; tests/aws/test_engines.py compares)."""
+    check_hyperparameters(job.encoded_hyperparameters)
+    return {
+        "TrainingJobName": job.try_name(try_number - 1),
         "RoleArn": config.role_arn,
         "AlgorithmSpecification": {
-            "TrainingImage": framework_image(config.region, config.framework_version),
+            "TrainingImage": config.training_image,
             "TrainingInputMode": "FastFile",  # data streams from S3 on demand: 1 TB never passes through us
-            "MetricDefinitions": metric_definitions(task),
+            "MetricDefinitions": job.metric_definitions,
         },
-        "HyperParameters": hyperparameters(job, config),
-        "InputDataConfig": channels(job, config.bucket),
-        "OutputDataConfig": {"S3OutputPath": _s3(config.bucket, job.output_path), "KmsKeyId": config.kms_key_id},
-        "ResourceConfig": resource_config(resources, config.kms_key_id),
-        "StoppingCondition": stopping_condition(resources),
-        "EnableManagedSpotTraining": resources.spot,
-        "EnableInterContainerTrafficEncryption": resources.instance_count > 1,
-        "Tags": tags(job.training_id, issue),
+        "HyperParameters": job.encoded_hyperparameters,
+        "InputDataConfig": job.input_data_config,
+        "OutputDataConfig": {"S3OutputPath": job.output_uri, "KmsKeyId": config.kms_key_id},
+        "ResourceConfig": resource_config(job.resources, config),
+        "StoppingCondition": job.stopping_condition,
+        "EnableManagedSpotTraining": job.resources.spot,
+        "EnableInterContainerTrafficEncryption": job.encrypt_inter_container_traffic,
+        "CheckpointConfig": {"S3Uri": job.checkpoint_uri},  # an interrupted spot job resumes from here
+        "Environment": JOB_ENVIRONMENT,
+        "Tags": job.tags,
     }
-    if resources.spot:  # an interrupted spot job resumes from here
-        request["CheckpointConfig"] = {"S3Uri": _s3(config.bucket, f"runs/{job.training_id}/checkpoints")}
-    return request
 
 
-def hyperparameters(job: TrainingJob, config: JobConfig) -> dict[str, str]:
-    """SM_HPS as the framework container decodes it: every value JSON-encoded, the script-mode keys added."""
-    values = {
-        **job.hyperparameters,
-        "sagemaker_program": config.program,
-        "sagemaker_submit_directory": config.source_uri,
-        "sagemaker_region": config.region,
-    }
-    encoded = {name: json.dumps(value) for name, value in values.items()}
+def check_hyperparameters(encoded: dict[str, str]) -> None:
     too_long = [f"hyperparameters.{name}: longer than SageMaker's 2500 characters" for name, text in encoded.items()
                 if len(text) > 2500]
     if too_long or len(encoded) > 100:
         problems = too_long or ["hyperparameters: SageMaker takes at most 100"]
         raise InvalidRequest("the hyperparameters do not fit a SageMaker job", problems)
-    return encoded
 
 
-def channels(job: TrainingJob, bucket: str) -> list[dict[str, Any]]:
-    """train and test straight from the dataset's S3 prefixes (SM_CHANNEL_TRAIN, SM_CHANNEL_TEST)."""
-    return [
-        {"ChannelName": name, "InputMode": "FastFile", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": _s3(bucket, prefix), "S3DataDistributionType": "FullyReplicated"}}}
-        for name, prefix in job.channels.items()
-    ]
-
-
-def resource_config(resources: Resources, kms_key_id: str) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "InstanceType": resources.instance_type, "InstanceCount": resources.instance_count,
-        "VolumeSizeInGB": resources.volume_gb, "VolumeKmsKeyId": kms_key_id,
+def resource_config(resources: JobResources, config: JobConfig) -> dict[str, Any]:
+    return {
+        "InstanceType": config.instance_type, "InstanceCount": resources.instance_count,
+        "VolumeSizeInGB": resources.volume_gb, "VolumeKmsKeyId": config.kms_key_id,
+        "KeepAlivePeriodInSeconds": resources.warm_pool_seconds,
     }
-    if resources.warm_pool_seconds:
-        config["KeepAlivePeriodInSeconds"] = resources.warm_pool_seconds
-    return config
-
-
-def stopping_condition(resources: Resources) -> dict[str, int]:
-    condition = {"MaxRuntimeInSeconds": resources.max_runtime_seconds}
-    if resources.spot:
-        condition["MaxWaitTimeInSeconds"] = resources.max_wait_seconds
-    return condition
-
-
-def tags(training_id: str, issue: tuple[str, int] | None) -> list[dict[str, str]]:
-    found = [{"Key": "mlops:training-id", "Value": training_id}]
-    if issue is not None:
-        found += [{"Key": "mlops:repository", "Value": issue[0]}, {"Key": "mlops:issue", "Value": str(issue[1])}]
-    return found
 
 
 def _resource_problems(resources: Resources) -> list[str]:
@@ -196,5 +185,3 @@ def _resource_problems(resources: Resources) -> list[str]:
     return [problem for ok, problem in checks if not ok]
 
 
-def _s3(bucket: str, prefix: str) -> str:
-    return f"s3://{bucket}/{prefix.strip('/')}/"

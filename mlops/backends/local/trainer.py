@@ -2,8 +2,8 @@
 
 The same entry point runs in a SageMaker framework container, so what passes here passes there. By default the
 child is a training worker (`mlops.training.worker`), possibly started before the run was even created, that
-afterwards verifies the registered model; MLOPS_TRAIN_COMMAND replaces it by a command of your own, run once per
-try, and verification then gets a worker of its own.
+afterwards runs the verifying job (the entry point with mlops_mode=verify) with the libraries it imported to
+train; MLOPS_TRAIN_COMMAND replaces it by a command of your own, run once per job, the verifying one included.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mlops.backends.local.store import LocalArtifactStore
 from mlops.errors import TrainingCrashed, TrainingError
 from mlops.pipeline.artifacts import MODEL_ARCHIVE, OUTPUT_ARCHIVE, pack
 from mlops.pipeline.models import TrainingJob, TrainingOutcome
+from mlops.training.hyperparameters import MODE_KEY, VERIFICATION, VERIFY_MODE
 
 NOT_RETRYABLE_EXIT = 2  # the entry point's code for "retrying would give the same result"
 
@@ -53,7 +54,8 @@ class LocalTrainer:
         with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
             model_dir, output_dir = Path(tmp, "model"), Path(tmp, "output")
             started = datetime.now(timezone.utc)
-            _raise_for_exit(self._execute(self._environment(job, model_dir, output_dir), limit))
+            verifying = job.hyperparameters.get(MODE_KEY) == VERIFY_MODE
+            _raise_for_exit(self._execute(self._environment(job, model_dir, output_dir), limit, verifying))
             ended = datetime.now(timezone.utc)
             _check_evaluation(output_dir)
             for directory, key in ((model_dir, MODEL_ARCHIVE), (output_dir, OUTPUT_ARCHIVE)):
@@ -77,18 +79,23 @@ class LocalTrainer:
             self._standby.close()
             self._standby = None
 
-    def _execute(self, environment: dict[str, str], timeout: float) -> Finished:
+    def _execute(self, environment: dict[str, str], timeout: float, verifying: bool) -> Finished:
         threading.Thread(target=_prewarm, daemon=True).start()
         try:
             if self.command is not None:
                 return run_once(self.command, environment, timeout, self.progress)
-            return self._train_in_worker(environment, timeout)
+            return self._train_in_worker(environment, timeout, verifying)
         except TimedOut:
             raise TrainingCrashed(f"training timed out after {timeout:g} s and was stopped") from None
 
-    def _train_in_worker(self, environment: dict[str, str], timeout: float) -> Finished:
-        self._close_trained()
-        worker = self._take_standby()
+    def _train_in_worker(self, environment: dict[str, str], timeout: float, verifying: bool) -> Finished:
+        """A verifying job runs in the worker that trained, whose ML libraries are imported already; a
+        training try in a fresh one."""
+        if verifying and self._trained is not None:
+            worker, self._trained = self._trained, None
+        else:
+            self._close_trained()
+            worker = self._take_standby()
         finished = worker.train(environment, timeout, self.progress)
         if finished.code == 0:
             self._trained = worker
@@ -135,6 +142,7 @@ def _raise_for_exit(finished: Finished) -> None:
 
 
 def _check_evaluation(output_dir: Path) -> None:
-    """A finished try wrote evaluation.json, or rejected.json (its input, which Evaluate then reports)."""
-    if not any((output_dir / name).is_file() for name in ("evaluation.json", "rejected.json")):
+    """A finished try wrote evaluation.json, or rejected.json (its input, which Evaluate then reports), or a
+    verifying job verification.json."""
+    if not any((output_dir / name).is_file() for name in ("evaluation.json", "rejected.json", VERIFICATION)):
         raise TrainingCrashed("training finished but wrote no evaluation.json")
