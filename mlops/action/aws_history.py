@@ -3,8 +3,8 @@
 files (or one rollback's) into a scratch directory and commits them from there with history_commit.py, so a
 commit from AWS is the same commit as one from the local engine.
 
-Reads only: GetObject on `history/*` and ListObjectsV2 of `history/rollback-` (the automatic rollback a run's
-failed verification recorded, committed with the run).
+Reads only: GetObject on `history/*`, and for a failed run that had registered a version ListObjectsV2 of
+`history/rollback-<model_id>-` (the automatic rollback its failed verification recorded, committed with it).
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ class S3HistoryFiles:
     def fetch_run(self, training_id: str) -> Path:
         """The run's files and its automatic rollbacks', in the scratch directory (returned)."""
         record = self.fetch_record(training_id)
-        for key in self._keys(f"{PREFIX}rollback-"):
-            if key.endswith(".json"):
-                self._download(key.removeprefix(PREFIX))
-        for rollback_id in automatic_rollbacks(self.scratch, record):
-            self.fetch_record(rollback_id)
+        model = record.get("model") or {}
+        if record.get("status") == "failed" and model.get("version"):  # only a failed Verify rolls back
+            for key in self._keys(f"{PREFIX}rollback-{model.get('model_id')}-"):
+                if key.endswith(".json"):
+                    self._download(key.removeprefix(PREFIX))
+            for rollback_id in automatic_rollbacks(self.scratch, record):
+                self.fetch_record(rollback_id)
         return self.scratch
 
     def fetch_record(self, record_id: str) -> dict[str, Any]:
