@@ -145,6 +145,23 @@ def test_record_commits_the_run_s_files_from_the_bucket_byte_for_byte_once(
     assert {call.split(" ")[0] for call in moto.recorder.by(ACTION_KEY)} == {"s3:GET"}
 
 
+def test_record_of_a_succeeded_run_reads_only_its_own_files(
+    action: ActionRunner, moto: MotoServer, key_id: str, history: S3History
+) -> None:
+    run = failed_verification_run()
+    run.status, run.rolled_back_to = "succeeded", None
+    history.record_training(run, render_report(run, plots={}), {})
+    moto.recorder.calls.clear()
+
+    result = action.run("record", "repository_dispatch", dispatch(run.training_id), **env(moto, key_id))
+
+    assert result.returncode == 0 and result.outputs["status"] == "succeeded", result
+    assert result.outputs["model-version"] == "v1.1.0"
+    assert sorted(moto.recorder.by(ACTION_KEY)) == [  # no listing: a succeeded run caused no rollback
+        f"s3:GET /{BUCKET}/history/{run.training_id}.json", f"s3:GET /{BUCKET}/history/{run.training_id}.md"
+    ]
+
+
 def test_record_of_a_run_the_bucket_does_not_have_says_so(
     action: ActionRunner, moto: MotoServer, key_id: str
 ) -> None:
