@@ -48,23 +48,41 @@ def _decide(action: Literal["retrain", "abort"]) -> Callable[[Answer, Command], 
         waiting = runs.get_token(answer.ctx.repository, answer.number)
         if waiting is None:
             return answer.refuse([f"{action}: no run of this issue waits for an operator"], "-1")
-        token, training_id = waiting
         decision = OperatorDecision(
             action=action, overrides=command.overrides, reason=command.reason, actor=answer.commenter
         )
-        if action == "retrain":
-            try:  # validated like a request before anything is sent: the run stays paused otherwise
-                _paused_request(answer, runs, training_id).with_overrides(decision.overrides)
-            except InvalidRequest as exc:
-                return answer.refuse(exc.problems, "-1", status="awaiting_operator", training_id=training_id)
-        try:
-            aws.tasks().answer(token, decision.model_dump(mode="json"))
-        except RunStateError as exc:
-            return answer.refuse([f"{action}: run {training_id}: {p}" for p in exc.problems], "-1",
-                                 training_id=training_id)
-        return _resumed(answer, training_id, decision)
+        return _send(answer, aws, runs, waiting, decision)
 
     return handle
+
+
+def _send(
+    answer: Answer, aws: AwsParts, runs: DynamoRunStore, waiting: tuple[str, str], decision: OperatorDecision
+) -> Outcome:
+    """Answer the paused run's token with the decision, once its overrides validate; the run stays paused else."""
+    token, training_id = waiting
+    problems = _override_problems(answer, runs, training_id, decision)
+    if problems:
+        return answer.refuse(problems, "-1", status="awaiting_operator", training_id=training_id)
+    try:
+        aws.tasks().answer(token, decision.model_dump(mode="json"))
+    except RunStateError as exc:
+        problems = [f"{decision.action}: run {training_id}: {problem}" for problem in exc.problems]
+        return answer.refuse(problems, "-1", training_id=training_id)
+    return _resumed(answer, training_id, decision)
+
+
+def _override_problems(
+    answer: Answer, runs: DynamoRunStore, training_id: str, decision: OperatorDecision
+) -> list[str]:
+    """A retrain's overrides checked like a request (ApplyOperatorAnswer applies them the same way)."""
+    if decision.action != "retrain":
+        return []
+    try:
+        _paused_request(answer, runs, training_id).with_overrides(decision.overrides)
+    except InvalidRequest as exc:
+        return exc.problems
+    return []
 
 
 def _paused_request(answer: Answer, runs: DynamoRunStore, training_id: str) -> TrainingRequest:
