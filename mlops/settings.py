@@ -142,6 +142,7 @@ class AwsSettings:
     # Server: GITHUB_API_URL=https://HOST/api/v3, GITHUB_SERVER_URL=https://HOST.
     github_api_url: str = "https://api.github.com"  # GITHUB_API_URL
     github_server_url: str = "https://github.com"  # GITHUB_SERVER_URL: links to the repository's files
+    state_machine_arn: str | None = None  # MLOPS_STATE_MACHINE_ARN: the pipeline's state machine (the action)
     audit_bucket: str | None = None  # MLOPS_AUDIT_BUCKET: Object Lock bucket holding the history's audit copy
     audit_retention_days: int = 365  # MLOPS_AUDIT_RETENTION_DAYS: COMPLIANCE retention of each audit object
     training_source: str | None = None  # MLOPS_TRAINING_SOURCE: s3://.../sourcedir.tar.gz, the script-mode source
@@ -189,6 +190,7 @@ AWS_NAMES = {
     "github_token_secret": "MLOPS_GITHUB_TOKEN_SECRET",
     "slack_url_secret": "MLOPS_SLACK_URL_SECRET",
     "sagemaker_role_arn": "MLOPS_SAGEMAKER_ROLE_ARN",
+    "state_machine_arn": "MLOPS_STATE_MACHINE_ARN",
     "audit_bucket": "MLOPS_AUDIT_BUCKET",
     "training_source": "MLOPS_TRAINING_SOURCE",
     "training_image": "MLOPS_TRAINING_IMAGE",

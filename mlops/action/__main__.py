@@ -1,4 +1,6 @@
 """`python -m mlops.action start|comment|record|rollback`: what the composite action runs (docs/github-action.md).
+MLOPS_BACKEND picks where runs execute: `local` (in this job) or `aws` (Step Functions; the job starts, answers
+and records executions: mlops/action/aws_*.py).
 
 Exit status 0, also for a pause, a duplicate delivery and an ignored comment; 1 for an invalid request, a run
 that failed, or an error of the action itself. Errors a user can cause (MlopsError) become `::error::`
@@ -19,6 +21,7 @@ from mlops.errors import MlopsError, UsageError
 from mlops.github.actions_io import ActionsIO
 
 MODES = ("start", "comment", "record", "rollback")
+BACKENDS = ("local", "aws")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -30,10 +33,10 @@ def main(argv: Sequence[str]) -> int:
         ctx = ActionContext.from_env()
         io = ActionsIO(ctx.output_path, ctx.summary_path)
         io.mask(ctx.connection.token)
-        if ctx.settings.backend != "local":
+        if ctx.settings.backend not in BACKENDS:
             raise UsageError(
-                f"MLOPS_BACKEND: '{ctx.settings.backend}' is not available yet (the AWS engine is planned, see "
-                "docs/architecture.md); use the action's default, backend: local, on a self-hosted runner"
+                f"MLOPS_BACKEND: '{ctx.settings.backend[:40]}' is not a backend; use local (the default, on a "
+                "self-hosted runner) or aws (the pipeline on AWS Step Functions, docs/github-action.md)"
             )
         outcome = importlib.import_module(f"mlops.action.{mode}").run(ctx, io)
         outcome.write(io)

@@ -48,7 +48,7 @@ def run(ctx: ActionContext, io: ActionsIO) -> Outcome:
             [f"{command.name}: needs write, maintain or admin permission on this repository; nothing changed"],
             "-1",
         )
-    return _handler(command.name)(answer, command)
+    return _handler(command.name, ctx.settings.backend)(answer, command)
 
 
 def _not_a_command(event: IssueCommentEvent) -> str | None:
@@ -93,12 +93,18 @@ class Answer:
         self.gh.react(self.number, self.event.comment.id, content)
 
     def reply(self, text: str) -> None:
-        marker = f"<!-- mlops:reply to={self.event.comment.id} -->"
+        marker = self.reply_marker
         line = find_command_line(self.event.comment.body or "") or ""
         self.gh.upsert_comment(self.number, marker, f"{marker}\n> {code(line, 200)}\n\n{text}\n")
 
     def refuse(
-        self, problems: list[str], reaction: str, *, show_help: bool = False, status: str = "ignored"
+        self,
+        problems: list[str],
+        reaction: str,
+        *,
+        show_help: bool = False,
+        status: str = "ignored",
+        training_id: str | None = None,
     ) -> Outcome:
         """Answer with what is wrong; the run (if any) is left as it was."""
         listed = "\n".join(f"- {escape(problem, 500)}" for problem in problems)
@@ -106,8 +112,14 @@ class Answer:
         self.react(reaction)
         for problem in problems:
             self.io.warning(problem, title=f"/mlops comment by {self.commenter}")
-        claim = self.claim()
-        return Outcome(status, claim.training_id if claim else None)
+        if training_id is None and self.ctx.settings.backend == "local":
+            claim = self.claim()
+            training_id = claim.training_id if claim else None
+        return Outcome(status, training_id)
+
+    @property
+    def reply_marker(self) -> str:
+        return f"<!-- mlops:reply to={self.event.comment.id} -->"
 
     def may_change_runs(self) -> bool:
         role = self.gh.role(self.commenter)
@@ -178,7 +190,11 @@ def _run_outcome(run: RunState) -> Outcome:
     return Outcome(status, run.training_id, run.request.model_id, version, answers_query=True)
 
 
-def _handler(name: str) -> Callable[[Answer, Command], Outcome]:
+def _handler(name: str, backend: str) -> Callable[[Answer, Command], Outcome]:
+    if backend == "aws" and name != "help":  # the run is a Step Functions execution; its state is in AWS
+        from mlops.action import aws_comment
+
+        return aws_comment.HANDLERS[name]
     if name in RUN_CHANGING:  # these may train: their module (and the engine) only loads for them
         from mlops.action import operator
 

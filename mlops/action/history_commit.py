@@ -45,12 +45,12 @@ def record_files(directory: Path, record_id: str) -> dict[str, bytes]:
 
 def run_files(directory: Path, training_id: str) -> dict[str, bytes]:
     files = record_files(directory, training_id)
-    for rollback_id in _automatic_rollbacks(directory, read_record(directory, training_id)):
+    for rollback_id in automatic_rollbacks(directory, read_record(directory, training_id)):
         files.update(record_files(directory, rollback_id))
     return files
 
 
-def _automatic_rollbacks(directory: Path, record: dict[str, Any]) -> list[str]:
+def automatic_rollbacks(directory: Path, record: dict[str, Any]) -> list[str]:
     """The automatic rollback records of the version this run registered (a failed Verify writes one)."""
     model = record.get("model") or {}
     if not model.get("version"):

@@ -16,6 +16,7 @@ class Outcome:
     training_id: str | None = None
     model_id: str | None = None
     model_version: str | None = None
+    execution_arn: str | None = None  # backend aws: the request's Step Functions execution
     # A `/mlops status` answer: `status` describes the run asked about; answering it fails nothing.
     answers_query: bool = False
 
@@ -34,3 +35,4 @@ class Outcome:
         io.set_output("status", self.status)
         io.set_output("model-id", self.model_id)
         io.set_output("model-version", self.model_version)
+        io.set_output("execution-arn", self.execution_arn)

@@ -2,11 +2,16 @@
 `{"training_id": ...}`); commit its history files in one commit. Recording the same run again is a no-op.
 
 With the local backend the files come from MLOPS_HISTORY_DIR (`start` and `comment` record their own runs
-when they end; this mode re-records one, after a failed commit say).
+when they end; this mode re-records one, after a failed commit say). With backend aws the Publish Lambda sends
+the dispatch, and the files come from `history/` in MLOPS_BUCKET (mlops/action/aws_history.py).
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from mlops.action.context import HISTORY_PATH, ActionContext
@@ -38,12 +43,28 @@ def run(ctx: ActionContext, io: ActionsIO) -> Outcome:
     training_id = (event.client_payload or {}).get("training_id")
     if not isinstance(training_id, str) or not training_id:
         raise UsageError(f'client_payload.training_id: missing; send {{"training_id": "train-..."}} with {EVENT_TYPE}')
-    directory = ctx.settings.history_dir
-    record = read_record(directory, training_id)
-    commit = GitHubClient(ctx.connection).commit_files(run_files(directory, training_id), commit_message(record))
+    with _history_dir(ctx, training_id) as directory:
+        record = read_record(directory, training_id)
+        files = run_files(directory, training_id)
+    commit = GitHubClient(ctx.connection).commit_files(files, commit_message(record))
     io.log(f"{training_id}: " + (f"committed as {commit}" if commit else "already in the repository; nothing to do"))
     io.add_summary(_summary(ctx, record, commit))
     return _outcome(record)
+
+
+@contextmanager
+def _history_dir(ctx: ActionContext, training_id: str) -> Iterator[Path]:
+    """Where the run's history files are: MLOPS_HISTORY_DIR, or (aws) a scratch copy of them from S3."""
+    if ctx.settings.backend != "aws":
+        yield ctx.settings.history_dir
+        return
+    from mlops.action.aws import AwsParts
+    from mlops.action.aws_history import S3HistoryFiles
+
+    parts = AwsParts(ctx.settings.aws)
+    bucket = parts.require(ctx.settings.aws.bucket, "MLOPS_BUCKET", "the artifact bucket")
+    with tempfile.TemporaryDirectory(prefix="mlops-history-") as scratch:
+        yield S3HistoryFiles(parts.clients.client("s3"), bucket, Path(scratch)).fetch_run(training_id)
 
 
 def _outcome(record: dict[str, Any]) -> Outcome:

@@ -20,22 +20,34 @@ from mlops.report import escape
 
 
 def run(ctx: ActionContext, io: ActionsIO) -> Outcome:
-    from mlops.services import build_services
-
     event = load_event(ctx.event_path, ctx.event_name, "workflow_dispatch", WorkflowDispatchEvent)
     model_id, version, reason = _inputs(event.inputs or {})
     actor = ctx.actor or (event.sender.login if event.sender else "unknown")
+    if ctx.settings.backend == "aws":
+        from mlops.action.aws_rollback import roll_back
+
+        record, record_id, files = roll_back(ctx, model_id, version, actor, reason)
+    else:
+        record, record_id, files = _roll_back_locally(ctx, model_id, version, actor, reason)
+    message = f"mlops: roll {model_id} back from {record['from_version']} to {record['to_version']}"
+    commit = GitHubClient(ctx.connection).commit_files(files, message)
+    io.log(f"{model_id}: {record['from_version']} -> {record['to_version']} is current; committed as {commit}")
+    io.add_summary(_summary(ctx, record, f"{record_id}.md", commit))
+    return Outcome("succeeded", model_id=model_id, model_version=record["to_version"])
+
+
+def _roll_back_locally(
+    ctx: ActionContext, model_id: str, version: str | None, actor: str, reason: str
+) -> tuple[dict[str, Any], str, dict[str, bytes]]:
+    from mlops.services import build_services
+
     services = build_services(ctx.settings, writes_history=True)
     try:
         record = services.ports.registry.rollback(model_id, version, actor=actor, reason=reason)
         path = services.ports.history.record_rollback(record, lang=ctx.settings.report_lang)
     finally:
         services.close()
-    message = f"mlops: roll {model_id} back from {record['from_version']} to {record['to_version']}"
-    commit = GitHubClient(ctx.connection).commit_files(record_files(ctx.settings.history_dir, path.stem), message)
-    io.log(f"{model_id}: {record['from_version']} -> {record['to_version']} is current; committed as {commit}")
-    io.add_summary(_summary(ctx, record, path.name, commit))
-    return Outcome("succeeded", model_id=model_id, model_version=record["to_version"])
+    return record, path.stem, record_files(ctx.settings.history_dir, path.stem)
 
 
 def _inputs(inputs: dict[str, Any]) -> tuple[str, str | None, str]:

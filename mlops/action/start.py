@@ -3,28 +3,32 @@
 Validate its request; an invalid one gets the problem list. A valid one claims the issue's one run (whatever the
 deliveries: GitHub sends `opened` and `labeled` for one form, and redelivers), then starts at once when the
 issue's author may write to the repository, or waits for a writer's `/mlops approve`. A redelivery changes
-nothing; an edit after the run started starts nothing and says so, once per edit.
+nothing; an edit after the run started starts nothing and says so, once per edit. With backend aws the run is a
+Step Functions execution, started by mlops/action/aws_start.py.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from mlops.action import labels
 from mlops.action.context import ActionContext
-from mlops.action.engine import LocalEngine
 from mlops.action.event import IssuesEvent, load_event
 from mlops.action.outcome import Outcome
 from mlops.action.status import StatusComment, StatusView
 from mlops.action.summary import job_summary, links_line, request_table
 from mlops.action.validation import mark_valid, report_invalid, request_digest, validate_issue
-from mlops.backends.local.issue_runs import IssueRun, IssueRuns
 from mlops.errors import InvalidRequest
 from mlops.github.actions_io import ActionsIO
 from mlops.github.client import WRITE_ROLES, GitHubClient, IssueData
 from mlops.pipeline.models import new_training_id
 from mlops.report import code
 from mlops.request import TrainingRequest
+
+if TYPE_CHECKING:  # the local engine's modules load only for the local backend
+    from mlops.action.engine import LocalEngine
+    from mlops.backends.local.issue_runs import IssueRun, IssueRuns
 
 ACTIONS = ("opened", "labeled", "edited", "reopened")
 
@@ -37,6 +41,12 @@ def run(ctx: ActionContext, io: ActionsIO) -> Outcome:
         return Outcome("ignored")
     issue = event.issue
     data = IssueData(issue.number, issue.title, issue.body or "", issue.user.login, issue.html_url, ())
+    if ctx.settings.backend == "aws":  # the run happens in Step Functions; this job only starts it
+        from mlops.action.aws_start import AwsIssueStart
+
+        return AwsIssueStart(ctx, io, GitHubClient(ctx.connection), data).handle()
+    from mlops.backends.local.issue_runs import IssueRuns
+
     return IssueStart(ctx, io, GitHubClient(ctx.connection), IssueRuns(ctx.settings.db_path), data).handle()
 
 
@@ -70,6 +80,8 @@ class IssueStart:
         return self._claim(request, digest)
 
     def _claim(self, request: TrainingRequest, digest: str) -> Outcome:
+        from mlops.backends.local.issue_runs import IssueRun
+
         mark_valid(self.gh, self.issue.number)
         writer = self.gh.role(self.issue.author) in WRITE_ROLES
         wanted = IssueRun(
@@ -84,13 +96,13 @@ class IssueStart:
             return self._known(claim, digest, request)
         if not writer:
             return self._await_approval(claim, request)
-        return LocalEngine(self.ctx, self.io, self.gh, self.issue).start(claim.training_id, request)
+        return self._engine().start(claim.training_id, request)
 
     def _known(self, known: IssueRun, digest: str, request: TrainingRequest) -> Outcome:
         """The issue has its run already: a redelivery, an edit while it awaits approval, or an edit too late."""
         if known.request_digest == digest:
             if known.state == "started":  # a job re-run after this run was interrupted continues it
-                continued = LocalEngine(self.ctx, self.io, self.gh, self.issue).continue_interrupted(known.training_id)
+                continued = self._engine().continue_interrupted(known.training_id)
                 if continued is not None:
                     return continued
             self.io.log(f"issue #{self.issue.number} already has run {known.training_id} for this request")
@@ -99,6 +111,11 @@ class IssueStart:
             mark_valid(self.gh, self.issue.number)
             return self._await_approval(known, request)
         return self._edit_ignored(known, "the request changed")
+
+    def _engine(self) -> LocalEngine:
+        from mlops.action.engine import LocalEngine
+
+        return LocalEngine(self.ctx, self.io, self.gh, self.issue)
 
     def _await_approval(self, claim: IssueRun, request: TrainingRequest) -> Outcome:
         view = StatusView(

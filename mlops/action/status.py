@@ -9,6 +9,7 @@ outside the repository.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -38,8 +39,24 @@ STAGES = {
 STAGE_AT_STATE = {"Train": "training", "Gate": "evaluated", "Verify": "registered"}
 
 
+STATUS_PREFIX = "<!-- mlops:status training_id="
+AWAITING_APPROVAL_HEADING = f"{STAGES['awaiting_approval'][0]} MLOps run "
+
+
 def status_marker(training_id: str) -> str:
-    return f"<!-- mlops:status training_id={training_id} -->"
+    return f"{STATUS_PREFIX}{training_id} -->"
+
+
+def marked_training_id(body: str) -> str | None:
+    """The training id a status comment's marker names (None: not a status comment)."""
+    match = re.search(re.escape(STATUS_PREFIX) + r"([A-Za-z0-9_.-]+) -->", body)
+    return match.group(1) if match else None
+
+
+def awaits_approval(body: str) -> bool:
+    """Whether a status comment shows a request that waits for `/mlops approve` (nothing started yet)."""
+    heading = next((line for line in body.splitlines() if line.startswith("### ")), "")
+    return heading.startswith(f"### {AWAITING_APPROVAL_HEADING}") and heading.endswith(STAGES["awaiting_approval"][1])
 
 
 @dataclass(frozen=True)

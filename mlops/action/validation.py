@@ -29,8 +29,11 @@ FIXED_HEADING = "### ✅ The training request is valid now"
 
 
 def validate_issue(ctx: ActionContext, issue: IssueData) -> TrainingRequest:
-    """The issue's request (InvalidRequest with every problem, its dataset's on this machine among them)."""
-    datasets = LocalDatasets(ctx.settings.store_dir)
+    """The issue's request (InvalidRequest with every problem, its dataset's on this machine among them).
+
+    With backend aws the dataset lives in S3 and is not looked at here (the job may only start executions):
+    the run's PrepareData finds a missing one, and the run fails saying which."""
+    datasets = LocalDatasets(ctx.settings.store_dir) if ctx.settings.backend == "local" else None
     return request_from_body(issue.body, title=issue.title, template=form_template(ctx.workspace), datasets=datasets)
 
 

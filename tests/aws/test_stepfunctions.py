@@ -62,8 +62,10 @@ def test_a_request_delivered_three_times_starts_one_execution(executions: Execut
     # WHEN the same request is delivered again, and once more with a changed body
     again = executions.start("train-20250110-123456-abcd", {"training_id": "train-20250110-123456-abcd"})
     edited = executions.start("train-20250110-123456-abcd", {"training_id": "train-20250110-123456-abcd", "x": 1})
-    # THEN one execution, the same ARN each time, and only the first one says it started it
-    assert first.new and not again.new and not edited.new
+    # THEN one execution, the same ARN each time; other input is told apart (Step Functions refuses it), the
+    # same input is answered with the existing execution, and the execution keeps the first input
+    assert first.new and not edited.new
+    assert edited.input == {"training_id": "train-20250110-123456-abcd"}
     assert first.execution_arn == again.execution_arn == edited.execution_arn
     assert first.execution_arn.endswith(":execution:mlops:train-20250110-123456-abcd")
     listed = executions.sfn.list_executions(stateMachineArn=executions.state_machine_arn)["executions"]

@@ -246,6 +246,38 @@ def test_only_jobs_that_run_with_the_aws_backend_may_request_an_oidc_token() -> 
                 assert backend == "aws", f"{name} {job_id}"
 
 
+AWS_INPUTS = {
+    "aws-region": "${{ vars.MLOPS_AWS_REGION }}",
+    "state-machine-arn": "${{ vars.MLOPS_STATE_MACHINE_ARN }}",
+    "bucket": "${{ vars.MLOPS_BUCKET }}",
+    "run-table": "${{ vars.MLOPS_RUN_TABLE }}",
+    "kms-key-id": "${{ vars.MLOPS_KMS_KEY_ID }}",
+}
+
+
+def test_every_aws_job_assumes_the_role_through_oidc_before_the_action_and_passes_the_stack_s_outputs() -> None:
+    aws_jobs = [
+        (name, job_id, job)
+        for name, document in all_workflows().items()
+        for job_id, job in document["jobs"].items()
+        if job_id.endswith("-aws")
+    ]
+    assert len(aws_jobs) == 4
+    for name, job_id, job in aws_jobs:
+        uses = [step.get("uses", "") for step in job["steps"]]
+        credentials = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+        assert uses.index(credentials["uses"]) == uses.index("./action") - 1, f"{name} {job_id}"
+        assert credentials["with"]["role-to-assume"] == "${{ vars.MLOPS_AWS_ROLE_ARN }}"
+        assert credentials["with"]["aws-region"] == "${{ vars.MLOPS_AWS_REGION }}"
+        assert "aws-access-key-id" not in credentials["with"]  # OIDC only: no stored keys
+        with_ = action_step(job)["with"]
+        assert {key: with_[key] for key in AWS_INPUTS} == AWS_INPUTS, f"{name} {job_id}"
+        # only the rollback writes the history (and so its audit copy) from a job
+        assert ("audit-bucket" in with_) == (job_id == "rollback-aws"), f"{name} {job_id}"
+    rollback = action_step(workflow("mlops-rollback.yml")["jobs"]["rollback-aws"])["with"]
+    assert rollback["audit-bucket"] == "${{ vars.MLOPS_AUDIT_BUCKET }}"
+
+
 # ------------------------------------------------------------------ concurrency and runners
 
 
@@ -351,8 +383,15 @@ def test_the_action_passes_every_input_to_its_scripts_through_env() -> None:
         "MLOPS_BACKEND": "${{ inputs.backend }}",
         "MLOPS_HOME": "${{ inputs.mlops-home }}",
         "MLOPS_STATE_MACHINE_ARN": "${{ inputs.state-machine-arn }}",
+        "MLOPS_BUCKET": "${{ inputs.bucket }}",
+        "MLOPS_RUN_TABLE": "${{ inputs.run-table }}",
+        "MLOPS_KMS_KEY_ID": "${{ inputs.kms-key-id }}",
+        "MLOPS_AUDIT_BUCKET": "${{ inputs.audit-bucket }}",
+        "MLOPS_AWS_REGION": "${{ inputs.aws-region }}",
     }
     assert 'python" -m mlops.action "$MODE"' in run["run"]
+    # an empty aws-region input must not blank the AWS_REGION configure-aws-credentials exported
+    assert 'if [ -n "$MLOPS_AWS_REGION" ]; then export AWS_REGION="$MLOPS_AWS_REGION"; fi' in run["run"]
     assert '"${MLOPS_HOME:-$HOME/.mlops}"' in run["run"]  # empty: a home that outlasts the job
 
 
@@ -360,7 +399,8 @@ def test_the_action_declares_the_contract_s_inputs_and_maps_its_outputs_from_the
     action = load(ACTION)
     assert action["runs"]["using"] == "composite"
     assert set(action["inputs"]) == {"mode", "github-token", "backend", "mlops-home", "state-machine-arn",
-                                     "python-version"}
+                                     "python-version", "aws-region", "bucket", "run-table", "kms-key-id",
+                                     "audit-bucket"}
     assert action["inputs"]["mode"]["required"] is True
     assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
     assert action["inputs"]["backend"]["default"] == "local"

@@ -1,16 +1,17 @@
 """Step Functions, as the action uses it: start one execution per request, look at it, answer a paused run.
 
 Only StartExecution, DescribeExecution, SendTaskSuccess and SendTaskFailure: the action's role allows nothing
-more. An execution's name is the training id, so a redelivered request cannot start a second run: Step Functions
-answers the same input with the existing execution and a different one with ExecutionAlreadyExists; either way
-the caller gets the one execution's ARN and learns it was not started now.
+more (no listing). An execution's name is `mlops.pipeline.asl.execution_name(repository, issue, request)`, so a
+redelivered request cannot start a second run: Step Functions answers a start with the same name and the same
+input with the existing execution, and with other input (a redelivery carries a new training id) with
+ExecutionAlreadyExists; then the one execution is read back by the ARN its name gives.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,7 +25,10 @@ NO_LONGER_WAITING = {"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"}
 @dataclass(frozen=True)
 class Started:
     execution_arn: str
-    new: bool  # False: the execution existed already (a redelivery)
+    # False: an execution of that name existed with other input (a redelivery). An identical input is answered
+    # with the existing execution as if it were new; the caller's follow-up steps are idempotent either way.
+    new: bool
+    input: dict[str, Any] = field(default_factory=dict)  # the execution's input: the run document it started with
 
 
 class Executions:
@@ -32,32 +36,41 @@ class Executions:
         self.sfn, self.state_machine_arn = stepfunctions, state_machine_arn
 
     def start(self, name: str, document: dict[str, Any]) -> Started:
-        """Start the execution `name` with `document` as input, once: a second call finds the first."""
-        arn = self.execution_arn(name)
-        if self._exists(arn):
-            return Started(arn, new=False)
+        """Start the execution `name` with `document` as input, once: a later call gets the first execution."""
         try:
             with aws_call(f"starting the execution {name}"):
-                started = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name,
-                                                   input=json.dumps(document))
-        except AwsConflict:  # another delivery started it between our look and our start
-            return Started(arn, new=False)
-        return Started(str(started["executionArn"]), new=True)
+                started = self.sfn.start_execution(
+                    stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(document)
+                )
+        except AwsConflict:  # ExecutionAlreadyExists: this request's execution started before, with other input
+            arn = self.execution_arn(name)
+            return Started(arn, new=False, input=self.input_of(arn))
+        return Started(str(started["executionArn"]), new=True, input=document)
+
+    def describe(self, execution_arn: str) -> dict[str, Any]:
+        with aws_call(f"looking at the execution {execution_arn}"):
+            described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+        return described
+
+    def input_of(self, execution_arn: str) -> dict[str, Any]:
+        text = self.describe(execution_arn).get("input") or "{}"
+        document = json.loads(text)
+        return document if isinstance(document, dict) else {}
+
+    def exists(self, name: str) -> bool:
+        """Whether an execution of that name exists (DescribeExecution: no listing)."""
+        try:
+            self.describe(self.execution_arn(name))
+        except AwsNotFound:
+            return False
+        return True
 
     def status(self, execution_arn: str) -> str:
-        with aws_call(f"looking at the execution {execution_arn}"):
-            return str(self.sfn.describe_execution(executionArn=execution_arn)["status"])
+        return str(self.describe(execution_arn)["status"])
 
     def execution_arn(self, name: str) -> str:
         """arn:aws:states:<region>:<account>:stateMachine:<machine> -> ...:execution:<machine>:<name>."""
         return self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
-
-    def _exists(self, arn: str) -> bool:
-        try:
-            self.status(arn)
-        except AwsNotFound:
-            return False
-        return True
 
     def answer(self, task_token: str, output: dict[str, Any]) -> None:
         """Resume the paused run with the operator's decision."""

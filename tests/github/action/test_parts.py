@@ -194,7 +194,7 @@ def test_github_settings_are_read_like_every_other_number() -> None:
     [
         (["deploy"], {}, "usage: python -m mlops.action {start|comment|record|rollback}"),
         (["start"], {}, "GITHUB_EVENT_PATH: not set"),
-        (["start"], {"MLOPS_BACKEND": "aws"}, "MLOPS_BACKEND: 'aws' is not available yet"),
+        (["start"], {"MLOPS_BACKEND": "sagemaker"}, "MLOPS_BACKEND: 'sagemaker' is not a backend; use local"),
         (["start"], {"MLOPS_GITHUB_RETRIES": "inf"}, "MLOPS_GITHUB_RETRIES: 'inf' is not a number"),
         (["comment"], {"MLOPS_GITHUB_BACKOFF": "1e400"}, "MLOPS_GITHUB_BACKOFF: '1e400' is too large for a number"),
     ],
