@@ -415,9 +415,19 @@ def publish(run: RunState, ports: Ports) -> RunState:
     plots = _plots(ports.store, run)
     links = [f"{run.training_id}/{name}" for name in plots]
     run.report = ports.history.report_location(run.training_id)
-    ports.history.record_training(run, render_report(run, lang=lang, plots=links), plots)
+    report = render_report(run, lang=lang, plots=links, extra=_report_extra(ports))
+    ports.history.record_training(run, report, plots)
     ports.notifier.notify(run, render_summary(run, lang))
     return run
+
+
+def _report_extra(ports: Ports) -> dict[str, str]:
+    """On S3, §7.2's S3 path and the region the cost estimate prices; a local report has neither."""
+    store_uri = ports.store.uri("")
+    if not store_uri.startswith("s3://"):
+        return {}
+    region = ports.settings.aws.region
+    return {"store_uri": store_uri, **({"region": region} if region else {})}
 
 
 def _succeeded(run: RunState) -> bool:

@@ -12,6 +12,7 @@ import pytest
 
 from mlops.history import HistoryLog
 from mlops.settings import Settings
+from tests.aws.conftest import REGION
 from tests.aws.engines import LocalEngine, Walk
 from tests.aws.engines_aws import AUDIT, BUCKET, AwsMotoEngine
 from tests.aws.test_engines import SCENARIOS, Scenario, assert_what_the_training_ran_on
@@ -71,6 +72,12 @@ def test_the_state_machine_on_the_aws_adapters_walks_as_the_local_runner(
         assert s3.head_object(Bucket=bucket, Key=f"history/{report}")["ContentLength"] > 0
     with aws.services.ports.store.local_path("history") as directory:
         assert HistoryLog(directory).verify() == []
+        text = (directory / report).read_text(encoding="utf-8")
+    # AND the report names the model's S3 path (§7.2) and prices the run in the region it ran in
+    if walked.run.registered is not None:
+        assert f"s3://{BUCKET}/{walked.run.registered.artifact_key}" in text
+    if walked.run.training is not None and walked.run.training.billable_seconds is not None:
+        assert f"- region: {REGION}" in text and f"の {REGION} の価格" in text
     if scenario.status == "succeeded":
         assert_what_the_training_ran_on(aws, walked.run.training)
     rejected = walked.run.error is not None and walked.run.error.type == "TrainingRejected"
