@@ -89,7 +89,10 @@ def _describe(result: InitResult) -> str:
     ]
     lines += [f"       {v.name:<{width}}  {v.meaning} (default: {v.default})" for v in VARIABLES]
     lines += [
-        "     With MLOPS_BACKEND=aws, also MLOPS_STATE_MACHINE_ARN (from the AWS stack).",
+        "     With MLOPS_BACKEND=aws, also the AWS stacks' outputs (mlops-issueops docs/aws-deploy.md):",
+        "       MLOPS_AWS_ROLE_ARN, MLOPS_AWS_REGION, MLOPS_STATE_MACHINE_ARN, MLOPS_BUCKET, MLOPS_RUN_TABLE and",
+        "       MLOPS_KMS_KEY_ID (`mlops aws deploy --set-variables` sets these), and for rollbacks",
+        "       MLOPS_AUDIT_BUCKET (the pipeline stack's AuditBucketName output; set it yourself).",
         "  2. Commit .github/ and push it to the default branch.",
         "  3. Start a self-hosted runner and let the workflows commit training_history/ to the default branch",
         "     (mlops-issueops docs/github.md: the runner, branch protection and the security model).",
