@@ -94,7 +94,8 @@ def _describe(result: InitResult) -> str:
         "       MLOPS_KMS_KEY_ID (`mlops aws deploy --set-variables` sets these), and for rollbacks",
         "       MLOPS_AUDIT_BUCKET (the pipeline stack's AuditBucketName output; set it yourself).",
         "  2. Commit .github/ and push it to the default branch.",
-        "  3. Start a self-hosted runner and let the workflows commit training_history/ to the default branch",
+        "  3. Start a self-hosted runner (local backend; with aws, MLOPS_RUNNER=ubuntu-latest will do) and let the",
+        "     workflows commit training_history/ to the default branch",
         "     (mlops-issueops docs/github.md: the runner, branch protection and the security model).",
     ]
     return "\n".join(lines)
