@@ -26,7 +26,7 @@ from tests.deploy.conftest import ACCOUNT, REGION, Calls, fail_on_execute, write
 BUCKET = f"mlops-deploy-{ACCOUNT}-{REGION}"
 REPOSITORY = "octo-org/models"
 VARIABLES = {"MLOPS_BACKEND", "MLOPS_AWS_REGION", "MLOPS_AWS_ROLE_ARN", "MLOPS_STATE_MACHINE_ARN", "MLOPS_BUCKET",
-             "MLOPS_RUN_TABLE", "MLOPS_KMS_KEY_ID"}
+             "MLOPS_RUN_TABLE", "MLOPS_KMS_KEY_ID", "MLOPS_AUDIT_BUCKET", "MLOPS_MODEL_PACKAGE_GROUP_PREFIX"}
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 

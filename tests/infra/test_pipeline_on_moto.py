@@ -97,5 +97,7 @@ def test_the_deployed_lambdas_point_at_this_stack_s_resources(outputs: dict[str,
         assert environment["MLOPS_KMS_KEY_ID"] == outputs["KmsKeyArn"]
         assert environment["MLOPS_SAGEMAKER_ROLE_ARN"] == outputs["SageMakerRoleArn"]
         assert environment["MLOPS_AUDIT_BUCKET"] == outputs["AuditBucketName"]
+        assert environment["MLOPS_MODEL_PACKAGE_GROUP_PREFIX"] == outputs["ModelPackageGroupPrefix"]
+        assert re.fullmatch(r"mlops-[0-9a-f]{8}-", outputs["ModelPackageGroupPrefix"])
         assert environment["MLOPS_TRAINING_SOURCE"] == f"s3://mlops-code/{CODE['TrainingSourceKey']}"
         assert function["Runtime"] == "python3.12"  # (moto ignores TracingConfig; the template test checks it)

@@ -279,6 +279,10 @@ def test_the_agents_reach_the_registry_only_under_this_stack_s_group_prefix() ->
     for resource in registry["Resource"]:
         pattern, variables = resource["Fn::Sub"]
         assert pattern.endswith("/${Prefix}*") and variables == {"Prefix": prefix}
+    # ...and name their groups with that same prefix (sagemaker_registry.group_name)
+    functions = [r for r in template()["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert functions and all(f["Properties"]["Environment"]["Variables"]["MLOPS_MODEL_PACKAGE_GROUP_PREFIX"] == prefix
+                             for f in functions)
 
 
 def test_the_agents_read_only_the_two_secrets_and_publish_only_to_the_topic() -> None:
