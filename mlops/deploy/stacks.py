@@ -10,7 +10,7 @@ GITHUB_OIDC_TRUST_PARAMETERS = ("GitHubOwner", "GitHubRepo", "GitHubBranch", "Gi
                                 "ExistingOidcProviderArn")
 # What the role may touch: the pipeline stack's outputs, passed in so the role stack stands alone.
 GITHUB_OIDC_RESOURCE_PARAMETERS = ("StateMachineArn", "RunTableArn", "ReportsBucketName", "ReportsPrefix",
-                                   "KmsKeyArn", "ModelPackageGroupPrefix")
+                                   "KmsKeyArn", "ModelPackageGroupPrefix", "AuditBucketName")
 
 # Stack output -> the repository variable the workflows read it from (None: informative only).
 GITHUB_OIDC_OUTPUTS = MappingProxyType({

@@ -137,7 +137,7 @@ def test_a_token_that_may_not_write_variables_is_a_clear_error(
     fake_github.fail_next(count=20, status=403, path_contains="/actions/variables")
     code, _, err = mlops(*deploy_args("--set-variables", wheelhouse=wheelhouse))
     assert code == 1
-    assert "GitHub API: setting the repository variable MLOPS_AWS_REGION: 403" in err
+    assert "GitHub API: setting the repository variable MLOPS_AUDIT_BUCKET: 403" in err
 
 
 # -- --store-github-token ---------------------------------------------------------------------------------------
