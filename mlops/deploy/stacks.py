@@ -28,7 +28,7 @@ GITHUB_OIDC_OUTPUTS = MappingProxyType({
 # CodeBucket too and pass TemplateURL (moto accepts either; AWS refuses the body).
 PIPELINE_PARAMETERS = ("GitHubRepository", "CodeBucket", "LambdaCodeKey", "TrainingSourceKey",
                        "StateMachineDefinitionKey", "TrainingInstanceType", "NotificationEmail", "CreateCloudTrail",
-                       "AuditRetentionDays")
+                       "AuditRetentionDays", "ManageSageMakerLogGroup")
 
 # Stack output -> the repository variable the workflows read it from (None: informative only). Every one of
 # GITHUB_OIDC_RESOURCE_PARAMETERS is also an output here, under the same name: the OIDC stack is deployed with

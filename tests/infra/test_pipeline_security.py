@@ -175,8 +175,13 @@ def test_every_log_source_writes_to_one_of_those_log_groups() -> None:
     (destination,) = logging["Destinations"]
     assert get_att(destination["CloudWatchLogsLogGroup"]["LogGroupArn"]) == ("StateMachineLogGroup", "Arn")
     assert properties("StateMachine")["TracingConfiguration"] == {"Enabled": True}
-    names = [group["Properties"]["LogGroupName"] for group in resources("AWS::Logs::LogGroup").values()]
-    assert "/aws/sagemaker/TrainingJobs" in names
+    (training,) = [group for group in resources("AWS::Logs::LogGroup").values()
+                   if group["Properties"]["LogGroupName"] == "/aws/sagemaker/TrainingJobs"]
+    # one per account and region, so the stack makes it only when asked (ManageSageMakerLogGroup, default false)
+    assert training["Condition"] == "ManageTrainingLogGroup"
+    assert template()["Conditions"]["ManageTrainingLogGroup"] == {
+        "Fn::Equals": [{"Ref": "ManageSageMakerLogGroup"}, "true"]}
+    assert template()["Parameters"]["ManageSageMakerLogGroup"]["Default"] == "false"
 
 
 def test_a_failed_execution_and_every_lambda_s_errors_raise_an_alarm_to_the_topic() -> None:
