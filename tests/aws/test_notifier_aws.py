@@ -181,7 +181,8 @@ def test_a_github_token_secret_still_holding_the_placeholder_is_one_clear_warnin
     text = warning.getMessage()
     assert text.startswith(f"GitHub: no status comment and no mlops-run-finished for {TRAINING_ID}: "
                            "MLOPS_GITHUB_TOKEN_SECRET: the secret mlops/github-token holds no GitHub token yet")
-    assert "put one: aws secretsmanager put-secret-value --secret-id mlops/github-token --secret-string '<token>'" in text
+    put = "aws secretsmanager put-secret-value --secret-id mlops/github-token --secret-string '<token>'"
+    assert f"put one: {put}" in text
     assert text.endswith(f"send it by hand: gh api repos/{REPOSITORY}/dispatches -f event_type=mlops-run-finished "
                          f"-f 'client_payload[training_id]={TRAINING_ID}'")
     assert mails(aws.client("sqs"), queue)[-1] == "the run succeeded"  # e-mail still goes

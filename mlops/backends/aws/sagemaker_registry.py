@@ -4,7 +4,8 @@
 Mapping:
 - a model is a model package group named `<prefix><model id>` (the prefix: MLOPS_MODEL_PACKAGE_GROUP_PREFIX, the
   pipeline stack's `mlops-<8 hex>-`, the only names its IAM grants cover; MODEL_ID fits SageMaker's group names,
-  and `group_name` refuses a model id too long to fit after the prefix); a version is a model package in it (SageMaker numbers them 1, 2, ...; our semantic version is in the metadata);
+  and `group_name` refuses a model id too long to fit after the prefix); a version is a model package in it
+  (SageMaker numbers them 1, 2, ...; our semantic version is in the metadata);
 - the record lives in the package's CustomerMetadataProperties: readable `mlops.*` entries (version, training
   id, status, algorithm, the gate's metric) and the whole record, compressed and base64-encoded (SageMaker
   allows only letters, digits, spaces and `_.:/=+-@` in values, at most 256 characters each, 50 entries), in

@@ -13,7 +13,6 @@ from typing import Any
 from mlops.backends.aws.clients import aws_call
 from mlops.errors import AwsNotFound, UsageError
 
-
 # What the pipeline template puts in its secrets until someone puts the value (mlops-pipeline.yml: "UNSET - ...").
 PLACEHOLDER = "UNSET"
 
