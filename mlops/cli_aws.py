@@ -76,6 +76,9 @@ def _deploy_parser(subcommands: Any) -> None:
     parser.add_argument("--notification-email", metavar="E", help="subscribe this address to the SNS topic")
     parser.add_argument("--no-cloudtrail", dest="cloudtrail", action="store_const", const=False, default=None,
                         help="create no CloudTrail trail (the account has an organisation trail)")
+    parser.add_argument("--manage-sagemaker-log-group", action=argparse.BooleanOptionalAction, default=None,
+                        help="create /aws/sagemaker/TrainingJobs in the stack with a 90-day retention (only in an "
+                        "account and region where no training job ran yet; see docs/aws-deploy.md)")
     parser.add_argument("--set-variables", action="store_true",
                         help="set the repository variables through the GitHub API (token: GITHUB_TOKEN or GH_TOKEN)")
     parser.add_argument("--store-github-token", action="store_true",
@@ -110,7 +113,8 @@ def _do_deploy(args: argparse.Namespace, settings: Settings) -> int:
 
     options = DeployOptions(
         stack=args.stack, repository=args.repository, branch=args.branch, environment=args.environment,
-        notification_email=args.notification_email, cloudtrail=args.cloudtrail, wheelhouse=args.wheelhouse,
+        notification_email=args.notification_email, cloudtrail=args.cloudtrail,
+        manage_sagemaker_log_group=args.manage_sagemaker_log_group, wheelhouse=args.wheelhouse,
         templates=args.templates,
     )
     validate(options)

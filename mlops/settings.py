@@ -148,6 +148,9 @@ class AwsSettings:
     training_source: str | None = None  # MLOPS_TRAINING_SOURCE: s3://.../sourcedir.tar.gz, the script-mode source
     training_image: str | None = None  # MLOPS_TRAINING_IMAGE: instead of the pinned scikit-learn framework image
     training_instance_type: str = "ml.m5.large"  # MLOPS_TRAINING_INSTANCE_TYPE
+    # MLOPS_MODEL_PACKAGE_GROUP_PREFIX: put before each model id to name its SageMaker model package group (the
+    # pipeline stack's ModelPackageGroupPrefix output, `mlops-<8 hex>-`: its IAM grants cover only such names)
+    model_package_group_prefix: str = ""
 
     def endpoint_for(self, service_env_name: str) -> str | None:
         """The endpoint of one service (`S3`, `SFN`, `SECRETS_MANAGER`...), else the general one, else None."""
@@ -195,4 +198,5 @@ AWS_NAMES = {
     "training_source": "MLOPS_TRAINING_SOURCE",
     "training_image": "MLOPS_TRAINING_IMAGE",
     "training_instance_type": "MLOPS_TRAINING_INSTANCE_TYPE",
+    "model_package_group_prefix": "MLOPS_MODEL_PACKAGE_GROUP_PREFIX",
 }

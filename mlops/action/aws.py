@@ -108,6 +108,7 @@ def registry_and_history(parts: AwsParts, settings: Settings) -> tuple[ModelRegi
     wiring.require(settings.aws, ("region", "bucket", "run_table", "kms_key_id", "audit_bucket"))
     store = wiring.artifact_store(settings, parts.clients)
     table = wiring.run_table(settings, parts.clients)
-    backend = SageMakerRegistryBackend(parts.clients.client("sagemaker"), table, str(settings.aws.bucket))
+    backend = SageMakerRegistryBackend(parts.clients.client("sagemaker"), table, str(settings.aws.bucket),
+                                       settings.aws.model_package_group_prefix)
     history = S3History(store, wiring.audit_copy(settings.aws, parts.clients), settings.history_dir)
     return ModelRegistry(backend, store, keep=settings.keep_versions), history

@@ -43,6 +43,7 @@ class DeployOptions:
     environment: str | None = None
     notification_email: str | None = None
     cloudtrail: bool | None = None  # None: the template's default (on), or what the stack has
+    manage_sagemaker_log_group: bool | None = None  # None: the template's default (off), or what the stack has
     wheelhouse: Path | None = None
     templates: Path | None = None
 
@@ -128,7 +129,7 @@ class Deployment:
         return artifacts
 
     def _pipeline_spec(self, bucket: str, artifacts: dict[str, Uploaded], url: str) -> StackSpec:
-        cloudtrail = None if self.options.cloudtrail is None else str(self.options.cloudtrail).lower()
+        cloudtrail = _true_false(self.options.cloudtrail)
         parameters: dict[str, str | None] = {
             "GitHubRepository": self.options.repository,
             "CodeBucket": bucket,
@@ -139,6 +140,7 @@ class Deployment:
             "NotificationEmail": self.options.notification_email,
             "CreateCloudTrail": cloudtrail,
             "AuditRetentionDays": None,
+            "ManageSageMakerLogGroup": _true_false(self.options.manage_sagemaker_log_group),
         }
         _check_parameters(parameters, stacks.PIPELINE_PARAMETERS, PIPELINE_TEMPLATE)
         return StackSpec(self.options.stack, url, parameters, {DEPLOYMENT_TAG: self.options.stack})
@@ -184,6 +186,11 @@ def _check_parameters(parameters: dict[str, Any], contract: tuple[str, ...], tem
     if set(parameters) != set(contract):
         raise DeployError(f"{template}: the deploy's parameters {sorted(parameters)} differ from the stack "
                           f"contract {sorted(contract)}")
+
+
+def _true_false(option: bool | None) -> str | None:
+    """A true|false template parameter from an option (None: the template's default, or what the stack has)."""
+    return None if option is None else str(option).lower()
 
 
 def repository_variables(pipeline: StackResult, oidc: StackResult) -> dict[str, str]:

@@ -10,7 +10,7 @@ GITHUB_OIDC_TRUST_PARAMETERS = ("GitHubOwner", "GitHubRepo", "GitHubBranch", "Gi
                                 "ExistingOidcProviderArn")
 # What the role may touch: the pipeline stack's outputs, passed in so the role stack stands alone.
 GITHUB_OIDC_RESOURCE_PARAMETERS = ("StateMachineArn", "RunTableArn", "ReportsBucketName", "ReportsPrefix",
-                                   "KmsKeyArn", "ModelPackageGroupPrefix")
+                                   "KmsKeyArn", "ModelPackageGroupPrefix", "AuditBucketName")
 
 # Stack output -> the repository variable the workflows read it from (None: informative only).
 GITHUB_OIDC_OUTPUTS = MappingProxyType({
@@ -28,7 +28,7 @@ GITHUB_OIDC_OUTPUTS = MappingProxyType({
 # CodeBucket too and pass TemplateURL (moto accepts either; AWS refuses the body).
 PIPELINE_PARAMETERS = ("GitHubRepository", "CodeBucket", "LambdaCodeKey", "TrainingSourceKey",
                        "StateMachineDefinitionKey", "TrainingInstanceType", "NotificationEmail", "CreateCloudTrail",
-                       "AuditRetentionDays")
+                       "AuditRetentionDays", "ManageSageMakerLogGroup")
 
 # Stack output -> the repository variable the workflows read it from (None: informative only). Every one of
 # GITHUB_OIDC_RESOURCE_PARAMETERS is also an output here, under the same name: the OIDC stack is deployed with
@@ -42,9 +42,9 @@ PIPELINE_OUTPUTS = MappingProxyType({
     "RunTableArn": None,
     "ReportsBucketName": None,
     "ReportsPrefix": None,
-    "ModelPackageGroupPrefix": None,
+    "ModelPackageGroupPrefix": "MLOPS_MODEL_PACKAGE_GROUP_PREFIX",
     "SageMakerRoleArn": None,
-    "AuditBucketName": None,
+    "AuditBucketName": "MLOPS_AUDIT_BUCKET",
     "GitHubTokenSecretArn": None,
     "SlackUrlSecretArn": None,
     "TopicArn": None,

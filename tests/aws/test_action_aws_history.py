@@ -72,8 +72,12 @@ def action(tmp_path: Path) -> Iterator[ActionRunner]:
     assert not fake.problems, "requests GitHub's REST API description does not allow:\n" + "\n".join(fake.problems)
 
 
+GROUP_PREFIX = "mlops-0a1b2c3d-"  # the stack's ModelPackageGroupPrefix: the role may touch only those groups
+
+
 def env(moto: MotoServer, key_id: str) -> dict[str, str]:
-    return aws_env(moto, MACHINE, MLOPS_KMS_KEY_ID=key_id, MLOPS_AUDIT_BUCKET=AUDIT)
+    return aws_env(moto, MACHINE, MLOPS_KMS_KEY_ID=key_id, MLOPS_AUDIT_BUCKET=AUDIT,
+                   MLOPS_MODEL_PACKAGE_GROUP_PREFIX=GROUP_PREFIX)
 
 
 def failed_verification_run() -> RunState:
@@ -178,7 +182,8 @@ def test_rollback_goes_through_the_sagemaker_registry_and_commits_the_record_the
 ) -> None:
     # GIVEN iris-rf v1.0.0 and v1.0.1 (same algorithm and settings: a patch) in SageMaker, the newer one current
     store = S3ArtifactStore(moto.client("s3"), BUCKET, key_id, tmp_path / "scratch")
-    backend = SageMakerRegistryBackend(moto.client("sagemaker"), Table(moto.client("dynamodb"), RUN_TABLE), BUCKET)
+    backend = SageMakerRegistryBackend(moto.client("sagemaker"), Table(moto.client("dynamodb"), RUN_TABLE), BUCKET,
+                                       GROUP_PREFIX)
     registry = ModelRegistry(backend, store)
     model_dir = tmp_path / "trained"
     model_dir.mkdir()
@@ -193,6 +198,8 @@ def test_rollback_goes_through_the_sagemaker_registry_and_commits_the_record_the
         )
         registry.mark_verified(ref.model_id, ref.version)
     assert registry.current("iris-rf") == "v1.0.1"
+    groups = moto.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert [group["ModelPackageGroupName"] for group in groups] == [GROUP_PREFIX + "iris-rf"]
 
     # WHEN a rollback is dispatched without a version
     payload = octokit("workflow_dispatch")

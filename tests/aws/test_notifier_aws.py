@@ -139,3 +139,64 @@ def test_the_github_token_comes_from_secrets_manager(aws: AwsClients, github: Re
     assert github.authorizations and {value.split()[-1] for value in github.authorizations} == {
         "ghs_from_secrets_manager"
     }
+
+
+# The pipeline template creates both secrets with this value; the deploy (or a person) puts the real ones later.
+TEMPLATE_PLACEHOLDER = "UNSET - put the webhook URL with aws secretsmanager put-secret-value"
+
+
+@pytest.mark.parametrize(("value", "level", "said"), [
+    (TEMPLATE_PLACEHOLDER, "INFO", "Slack: not configured (the secret mlops/slack holds no webhook URL); to use it: "
+     "aws secretsmanager put-secret-value --secret-id mlops/slack"),
+    ("hooks.slack.com/services/T0/B0/XXXX", "WARNING", "Slack: the secret mlops/slack holds no https URL"),
+    ("http://hooks.slack.com/services/T0/B0/XXXX", "WARNING", "Slack: the secret mlops/slack holds no https URL"),
+])
+def test_a_slack_secret_without_an_https_url_is_no_slack_in_one_line_and_the_rest_goes_on(
+    aws: AwsClients, github: RecordingGitHub, secrets: None, mailbox: tuple[str, str],
+    caplog: pytest.LogCaptureFixture, value: str, level: str, said: str,
+) -> None:
+    topic, queue = mailbox
+    aws.client("secretsmanager").put_secret_value(SecretId="mlops/slack", SecretString=value)
+    caplog.set_level("INFO", logger="mlops")
+    notifier(aws, github, topic).notify(finished(), "the run succeeded")
+
+    slack_lines = [r for r in caplog.records if "Slack" in r.getMessage()]
+    assert [(r.levelname, r.getMessage().startswith(said)) for r in slack_lines] == [(level, True)]
+    assert value not in caplog.text  # a mistyped webhook URL is still a credential: never logged
+    assert github.dispatches and len(github.comments(7)) == 1  # the other channels were told
+    assert mails(aws.client("sqs"), queue)[-1] == "the run succeeded"
+
+
+def test_a_github_token_secret_still_holding_the_placeholder_is_one_clear_warning(
+    aws: AwsClients, github: RecordingGitHub, secrets: None, mailbox: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    topic, queue = mailbox
+    aws.client("secretsmanager").put_secret_value(
+        SecretId="mlops/github-token", SecretString="UNSET - put the token with aws secretsmanager put-secret-value")
+    notifier(aws, github, topic).notify(finished(), "the run succeeded")
+
+    assert github.requests == []  # no request with a placeholder for a token
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    text = warning.getMessage()
+    assert text.startswith(f"GitHub: no status comment and no mlops-run-finished for {TRAINING_ID}: "
+                           "MLOPS_GITHUB_TOKEN_SECRET: the secret mlops/github-token holds no GitHub token yet")
+    put = "aws secretsmanager put-secret-value --secret-id mlops/github-token --secret-string '<token>'"
+    assert f"put one: {put}" in text
+    assert text.endswith(f"send it by hand: gh api repos/{REPOSITORY}/dispatches -f event_type=mlops-run-finished "
+                         f"-f 'client_payload[training_id]={TRAINING_ID}'")
+    assert mails(aws.client("sqs"), queue)[-1] == "the run succeeded"  # e-mail still goes
+
+
+def test_once_the_token_is_put_the_same_container_reaches_github(
+    aws: AwsClients, github: RecordingGitHub, secrets: None,
+) -> None:
+    manager = aws.client("secretsmanager")
+    manager.put_secret_value(SecretId="mlops/github-token", SecretString="UNSET - put the token")
+    notify = notifier(aws, github)
+    notify.notify(finished("awaiting_operator"), "waiting")
+    assert github.requests == []
+    manager.put_secret_value(SecretId="mlops/github-token", SecretString="ghs_put_later")
+    notify.notify(finished(), "done")  # the placeholder was not cached: the token is read again
+    assert {value.split()[-1] for value in github.authorizations} == {"ghs_put_later"}
+    assert github.dispatches == [{"event_type": "mlops-run-finished", "client_payload": {"training_id": TRAINING_ID}}]

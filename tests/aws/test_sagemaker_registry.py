@@ -12,7 +12,7 @@ from mlops.backends.aws.clients import AwsClients
 from mlops.backends.aws.dynamodb_table import Table
 from mlops.backends.aws.s3_store import S3ArtifactStore
 from mlops.backends.aws.sagemaker_registry import SageMakerRegistryBackend
-from mlops.errors import AwsConflict, RegistryError
+from mlops.errors import AwsConflict, RegistryError, UsageError
 from mlops.registry import ModelRegistry
 
 BUCKET = "mlops-artifacts"
@@ -198,3 +198,40 @@ def test_the_current_version_cannot_be_deleted_and_unknown_models_are_empty(
     assert backend.models() == [MODEL]
     with pytest.raises(RegistryError, match=r"has no version v9\.0\.0"):
         backend.update(MODEL, "v9.0.0", {"verified": True})
+
+
+PREFIX = "mlops-0a1b2c3d-"  # the pipeline stack's ModelPackageGroupPrefix: its IAM grants cover only these names
+
+
+def test_groups_are_named_with_the_stacks_prefix_so_its_iam_grants_cover_them(
+    aws: AwsClients, table: Table, model_dir: Path, tmp_path: Path
+) -> None:
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    key_id = aws.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    backend = SageMakerRegistryBackend(aws.client("sagemaker"), table, BUCKET, PREFIX)
+    registry = ModelRegistry(backend, S3ArtifactStore(aws.client("s3"), BUCKET, key_id, tmp_path / "scratch"))
+    register(registry, model_dir, "train-1")
+    register(registry, model_dir, "train-2", hyperparameters={"n_estimators": 200})
+    groups = aws.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert [group["ModelPackageGroupName"] for group in groups] == [PREFIX + MODEL]
+    arns = [version["registry_arn"] for version in registry.versions(MODEL)]
+    assert len(arns) == 2 and all(f":model-package/{PREFIX}{MODEL}/" in arn for arn in arns)
+    registry.rollback(MODEL, actor="octocat", reason="drift")
+    assert registry.current(MODEL) == "v1.0.0"  # the model is still named by its id; SageMaker by the group
+    assert backend.models() == [MODEL]
+
+
+def test_a_model_id_too_long_for_the_prefix_is_a_usage_error_before_any_call(
+    aws: AwsClients, table: Table, model_dir: Path
+) -> None:
+    backend = SageMakerRegistryBackend(aws.client("sagemaker"), table, BUCKET, PREFIX)
+    longest = "m" * (63 - len(PREFIX))
+    assert backend.group(longest) == PREFIX + longest  # exactly SageMaker's 63 characters
+    record = {"model_id": longest + "x", "version": "v1.0.0", "training_id": "train-1", "artifact_key": "k/"}
+    with pytest.raises(UsageError, match=r"49 characters; with backend aws it may have at most 48") as raised:
+        backend.insert(record)
+    assert PREFIX in str(raised.value)
+    assert table.get(f"model#{longest}x", "version#v1.0.0") is None  # nothing claimed
+    assert aws.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    with pytest.raises(UsageError, match="not a SageMaker model package group name"):
+        SageMakerRegistryBackend(aws.client("sagemaker"), table, BUCKET, "bad_prefix-").group(MODEL)

@@ -32,7 +32,7 @@ OIDC_PARAMETERS: dict[str, str | None] = {
     "RunTableArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/mlops-runs",
     "ReportsBucketName": f"mlops-data-{ACCOUNT}", "ReportsPrefix": "history/",
     "KmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    "ModelPackageGroupPrefix": "mlops-",
+    "ModelPackageGroupPrefix": "mlops-", "AuditBucketName": f"mlops-audit-{ACCOUNT}",
 }
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..IAM..OIDCProvider")

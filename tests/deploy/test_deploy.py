@@ -26,7 +26,7 @@ from tests.deploy.conftest import ACCOUNT, REGION, Calls, fail_on_execute, write
 BUCKET = f"mlops-deploy-{ACCOUNT}-{REGION}"
 REPOSITORY = "octo-org/models"
 VARIABLES = {"MLOPS_BACKEND", "MLOPS_AWS_REGION", "MLOPS_AWS_ROLE_ARN", "MLOPS_STATE_MACHINE_ARN", "MLOPS_BUCKET",
-             "MLOPS_RUN_TABLE", "MLOPS_KMS_KEY_ID"}
+             "MLOPS_RUN_TABLE", "MLOPS_KMS_KEY_ID", "MLOPS_AUDIT_BUCKET", "MLOPS_MODEL_PACKAGE_GROUP_PREFIX"}
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 
@@ -84,13 +84,18 @@ def test_new_code_updates_the_pipeline_stack_in_place(deploy: Any, calls: Calls,
 
 
 def test_options_reach_the_stacks_and_are_kept_by_a_deploy_that_does_not_repeat_them(deploy: Any) -> None:
-    code, _, err = deploy("--no-cloudtrail", "--notification-email", "ops@example.com", "--environment", "prod")
+    code, _, err = deploy("--no-cloudtrail", "--notification-email", "ops@example.com", "--environment", "prod",
+                          "--manage-sagemaker-log-group")
     assert code == 0, err
     assert (parameters("mlops")["CreateCloudTrail"], parameters("mlops")["NotificationEmail"]) == (
         "false", "ops@example.com")
+    assert parameters("mlops")["ManageSageMakerLogGroup"] == "true"
     assert outputs("mlops-github")["TrustedSubject"] == "repo:octo-org/models:environment:prod"
     assert deploy()[0] == 0
     assert parameters("mlops")["CreateCloudTrail"] == "false"
+    assert parameters("mlops")["ManageSageMakerLogGroup"] == "true"  # kept
+    assert deploy("--no-manage-sagemaker-log-group")[0] == 0
+    assert parameters("mlops")["ManageSageMakerLogGroup"] == "false"
     assert outputs("mlops-github")["TrustedSubject"] == "repo:octo-org/models:environment:prod"
     assert deploy("--branch", "release")[0] == 0  # a branch replaces the environment
     assert outputs("mlops-github")["TrustedSubject"] == "repo:octo-org/models:ref:refs/heads/release"

@@ -127,6 +127,8 @@ def test_the_repository_variables_are_printed_from_the_stacks_outputs(deployed: 
         "MLOPS_BACKEND": "aws", "MLOPS_AWS_REGION": REGION, "MLOPS_AWS_ROLE_ARN": oidc["RoleArn"],
         "MLOPS_STATE_MACHINE_ARN": pipeline["StateMachineArn"], "MLOPS_BUCKET": pipeline["ArtifactBucketName"],
         "MLOPS_RUN_TABLE": pipeline["RunTableName"], "MLOPS_KMS_KEY_ID": pipeline["KmsKeyArn"],
+        "MLOPS_AUDIT_BUCKET": pipeline["AuditBucketName"],
+        "MLOPS_MODEL_PACKAGE_GROUP_PREFIX": pipeline["ModelPackageGroupPrefix"],
     }
     assert set(expected) == VARIABLES
     for name, value in expected.items():

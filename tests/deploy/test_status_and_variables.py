@@ -119,15 +119,16 @@ def test_set_variables_creates_and_updates_the_repository_variables(
         "MLOPS_BACKEND": "aws", "MLOPS_RUNNER": "gpu-box", "MLOPS_AWS_REGION": REGION,
         "MLOPS_AWS_ROLE_ARN": oidc["RoleArn"], "MLOPS_STATE_MACHINE_ARN": pipeline["StateMachineArn"],
         "MLOPS_BUCKET": pipeline["ArtifactBucketName"], "MLOPS_RUN_TABLE": pipeline["RunTableName"],
-        "MLOPS_KMS_KEY_ID": pipeline["KmsKeyArn"],
+        "MLOPS_KMS_KEY_ID": pipeline["KmsKeyArn"], "MLOPS_AUDIT_BUCKET": pipeline["AuditBucketName"],
+        "MLOPS_MODEL_PACKAGE_GROUP_PREFIX": pipeline["ModelPackageGroupPrefix"],
     }
     assert "MLOPS_BACKEND = aws (updated)" in out and "MLOPS_BUCKET = " in out and "(created)" in out
     assert "gh variable set" not in out
     assert "a-token" not in out + err  # the token is never printed
     code, out, _ = mlops(*deploy_args("--set-variables", wheelhouse=wheelhouse))
-    assert code == 0 and out.count("(unchanged)") == 7
+    assert code == 0 and out.count("(unchanged)") == 9
     writes = [r for r in fake_github.requests if r[0] in ("POST", "PATCH")]
-    assert len(writes) == 7  # six created and one updated the first time; nothing written the second time
+    assert len(writes) == 9  # eight created and one updated the first time; nothing written the second time
 
 
 def test_a_token_that_may_not_write_variables_is_a_clear_error(
@@ -136,7 +137,7 @@ def test_a_token_that_may_not_write_variables_is_a_clear_error(
     fake_github.fail_next(count=20, status=403, path_contains="/actions/variables")
     code, _, err = mlops(*deploy_args("--set-variables", wheelhouse=wheelhouse))
     assert code == 1
-    assert "GitHub API: setting the repository variable MLOPS_AWS_REGION: 403" in err
+    assert "GitHub API: setting the repository variable MLOPS_AUDIT_BUCKET: 403" in err
 
 
 # -- --store-github-token ---------------------------------------------------------------------------------------

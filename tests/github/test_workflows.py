@@ -274,8 +274,11 @@ def test_every_aws_job_assumes_the_role_through_oidc_before_the_action_and_passe
         assert {key: with_[key] for key in AWS_INPUTS} == AWS_INPUTS, f"{name} {job_id}"
         # only the rollback writes the history (and so its audit copy) from a job
         assert ("audit-bucket" in with_) == (job_id == "rollback-aws"), f"{name} {job_id}"
+        # and only the rollback names the registry's groups (the stack's prefix)
+        assert ("model-package-group-prefix" in with_) == (job_id == "rollback-aws"), f"{name} {job_id}"
     rollback = action_step(workflow("mlops-rollback.yml")["jobs"]["rollback-aws"])["with"]
     assert rollback["audit-bucket"] == "${{ vars.MLOPS_AUDIT_BUCKET }}"
+    assert rollback["model-package-group-prefix"] == "${{ vars.MLOPS_MODEL_PACKAGE_GROUP_PREFIX }}"
 
 
 # ------------------------------------------------------------------ concurrency and runners
@@ -387,6 +390,7 @@ def test_the_action_passes_every_input_to_its_scripts_through_env() -> None:
         "MLOPS_RUN_TABLE": "${{ inputs.run-table }}",
         "MLOPS_KMS_KEY_ID": "${{ inputs.kms-key-id }}",
         "MLOPS_AUDIT_BUCKET": "${{ inputs.audit-bucket }}",
+        "MLOPS_MODEL_PACKAGE_GROUP_PREFIX": "${{ inputs.model-package-group-prefix }}",
         "MLOPS_AWS_REGION": "${{ inputs.aws-region }}",
     }
     assert 'python" -m mlops.action "$MODE"' in run["run"]
@@ -400,7 +404,7 @@ def test_the_action_declares_the_contract_s_inputs_and_maps_its_outputs_from_the
     assert action["runs"]["using"] == "composite"
     assert set(action["inputs"]) == {"mode", "github-token", "backend", "mlops-home", "state-machine-arn",
                                      "python-version", "aws-region", "bucket", "run-table", "kms-key-id",
-                                     "audit-bucket"}
+                                     "audit-bucket", "model-package-group-prefix"}
     assert action["inputs"]["mode"]["required"] is True
     assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
     assert action["inputs"]["backend"]["default"] == "local"

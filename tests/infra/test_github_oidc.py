@@ -36,6 +36,7 @@ PIPELINE_OUTPUTS = {
     "ReportsBucketName": f"mlops-data-{ACCOUNT}",
     "KmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "ModelPackageGroupPrefix": "mlops-",
+    "AuditBucketName": f"mlops-audit-{ACCOUNT}",
 }
 REPOSITORY = {"GitHubOwner": "octo-org", "GitHubRepo": "models"}
 SUB = "repo:octo-org/models"
@@ -181,6 +182,7 @@ def test_the_role_may_make_only_the_action_s_calls_on_this_pipeline_s_resources(
     packages = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/mlops-*"
     groups = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/mlops-*"
     reports = f"arn:aws:s3:::mlops-data-{ACCOUNT}/history/*"
+    audit = f"arn:aws:s3:::mlops-audit-{ACCOUNT}/history/*"
     assert allowed(statements) == {
         "states:StartExecution": [PIPELINE_OUTPUTS["StateMachineArn"]],
         "states:DescribeExecution": [f"arn:aws:states:{REGION}:{ACCOUNT}:execution:mlops-pipeline:*"],
@@ -189,12 +191,17 @@ def test_the_role_may_make_only_the_action_s_calls_on_this_pipeline_s_resources(
         "dynamodb:GetItem": [PIPELINE_OUTPUTS["RunTableArn"]],
         "dynamodb:Query": [PIPELINE_OUTPUTS["RunTableArn"]],
         "dynamodb:UpdateItem": [PIPELINE_OUTPUTS["RunTableArn"]],
+        "dynamodb:PutItem": [PIPELINE_OUTPUTS["RunTableArn"]],  # rollback: its record
         "s3:GetObject": [reports],
         "s3:GetObjectVersion": [reports],
+        "s3:ListBucket": [f"arn:aws:s3:::mlops-data-{ACCOUNT}"],  # record: only under history/rollback-
+        "s3:PutObject": [reports, audit],  # rollback: its record and the record's audit copy
+        "s3:PutObjectRetention": [audit],
         "sagemaker:ListModelPackages": [packages, groups],
         "sagemaker:DescribeModelPackage": [packages, groups],
         "sagemaker:UpdateModelPackage": [packages, groups],
         "kms:Decrypt": [PIPELINE_OUTPUTS["KmsKeyArn"]],
+        "kms:GenerateDataKey": [PIPELINE_OUTPUTS["KmsKeyArn"]],
     }
 
 
@@ -206,6 +213,9 @@ def test_the_unscopable_and_the_key_grants_carry_conditions(aws: None) -> None:
     assert conditions["DecryptThroughS3AndDynamoDB"] == {
         "StringEquals": {"kms:ViaService": [f"s3.{REGION}.amazonaws.com", f"dynamodb.{REGION}.amazonaws.com"]}
     }
+    assert conditions["EncryptThroughS3"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
+    # the bucket is listed only under the rollback records' prefix, not whole
+    assert conditions["ListRollbackRecords"] == {"StringLike": {"s3:prefix": "history/rollback-*"}}
 
 
 def test_the_stack_that_creates_the_provider_deploys_and_names_the_trusted_subject(aws: None) -> None:
@@ -244,7 +254,8 @@ def accepts(name: str, value: str) -> bool:
     ("StateMachineArn", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:*"),
     ("RunTableArn", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/*"),
     ("ReportsPrefix", "reports"), ("ReportsPrefix", "*/"), ("ModelPackageGroupPrefix", "mlops"),
-    ("ModelPackageGroupPrefix", "*-"), ("ModelPackageGroupPrefix", "MLOps-"),
+    ("ModelPackageGroupPrefix", "*-"), ("ModelPackageGroupPrefix", "MLOps-"), ("AuditBucketName", "*"),
+    ("AuditBucketName", "audit/*"), ("AuditBucketName", ""),
 ])
 def test_a_parameter_refuses_a_wildcard_or_a_value_that_would_widen_the_role(name: str, value: str) -> None:
     assert not accepts(name, value)

@@ -27,6 +27,7 @@ OIDC_TEMPLATE = TEMPLATE.with_name("github-oidc.yml")
 REGION = "us-east-1"
 CODE = {"LambdaCodeKey": "mlops/lambda-0123abcd.zip", "TrainingSourceKey": "mlops/sourcedir-0123abcd.tar.gz",
         "StateMachineDefinitionKey": "mlops/state-machine-0123abcd.asl.json"}
+TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
 NOT_ON_MOTO = {"GitHubTokenSecretArn", "SlackUrlSecretArn"}  # Refs to secrets, a type moto skips
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
@@ -50,6 +51,8 @@ def outputs() -> Iterator[dict[str, str]]:
         s3.create_bucket(Bucket="mlops-code")
         for key in CODE.values():
             s3.put_object(Bucket="mlops-code", Key=key, Body=b"uploaded by the deploy command")
+        # an account where a SageMaker training job already ran: SageMaker created its log group
+        boto3.client("logs", region_name=REGION).create_log_group(logGroupName=TRAINING_LOGS)
         yield create_stack("mlops", TEMPLATE, {"GitHubRepository": "octo-org/models", "CodeBucket": "mlops-code",
                                                "CreateCloudTrail": "false", **CODE})
 
@@ -57,6 +60,17 @@ def outputs() -> Iterator[dict[str, str]]:
 def test_the_stack_gives_every_output_moto_can_resolve(outputs: dict[str, str]) -> None:
     assert sorted(outputs) == sorted(set(PIPELINE_OUTPUTS) - NOT_ON_MOTO)
     assert outputs["Region"] == REGION and outputs["ReportsBucketName"] == outputs["ArtifactBucketName"]
+
+
+def training_log_group() -> list[dict[str, Any]]:
+    return list(boto3.client("logs", region_name=REGION).describe_log_groups(
+        logGroupNamePrefix=TRAINING_LOGS)["logGroups"])
+
+
+def test_by_default_the_stack_leaves_sagemaker_s_log_group_alone(outputs: dict[str, str]) -> None:
+    """Deployed (the fixture) where the group already exists, and the group is still SageMaker's, unchanged."""
+    (group,) = training_log_group()
+    assert "retentionInDays" not in group
 
 
 def oidc_pattern(parameter: str) -> str:
@@ -97,5 +111,7 @@ def test_the_deployed_lambdas_point_at_this_stack_s_resources(outputs: dict[str,
         assert environment["MLOPS_KMS_KEY_ID"] == outputs["KmsKeyArn"]
         assert environment["MLOPS_SAGEMAKER_ROLE_ARN"] == outputs["SageMakerRoleArn"]
         assert environment["MLOPS_AUDIT_BUCKET"] == outputs["AuditBucketName"]
+        assert environment["MLOPS_MODEL_PACKAGE_GROUP_PREFIX"] == outputs["ModelPackageGroupPrefix"]
+        assert re.fullmatch(r"mlops-[0-9a-f]{8}-", outputs["ModelPackageGroupPrefix"])
         assert environment["MLOPS_TRAINING_SOURCE"] == f"s3://mlops-code/{CODE['TrainingSourceKey']}"
         assert function["Runtime"] == "python3.12"  # (moto ignores TracingConfig; the template test checks it)

@@ -175,8 +175,13 @@ def test_every_log_source_writes_to_one_of_those_log_groups() -> None:
     (destination,) = logging["Destinations"]
     assert get_att(destination["CloudWatchLogsLogGroup"]["LogGroupArn"]) == ("StateMachineLogGroup", "Arn")
     assert properties("StateMachine")["TracingConfiguration"] == {"Enabled": True}
-    names = [group["Properties"]["LogGroupName"] for group in resources("AWS::Logs::LogGroup").values()]
-    assert "/aws/sagemaker/TrainingJobs" in names
+    (training,) = [group for group in resources("AWS::Logs::LogGroup").values()
+                   if group["Properties"]["LogGroupName"] == "/aws/sagemaker/TrainingJobs"]
+    # one per account and region, so the stack makes it only when asked (ManageSageMakerLogGroup, default false)
+    assert training["Condition"] == "ManageTrainingLogGroup"
+    assert template()["Conditions"]["ManageTrainingLogGroup"] == {
+        "Fn::Equals": [{"Ref": "ManageSageMakerLogGroup"}, "true"]}
+    assert template()["Parameters"]["ManageSageMakerLogGroup"]["Default"] == "false"
 
 
 def test_a_failed_execution_and_every_lambda_s_errors_raise_an_alarm_to_the_topic() -> None:
@@ -279,6 +284,10 @@ def test_the_agents_reach_the_registry_only_under_this_stack_s_group_prefix() ->
     for resource in registry["Resource"]:
         pattern, variables = resource["Fn::Sub"]
         assert pattern.endswith("/${Prefix}*") and variables == {"Prefix": prefix}
+    # ...and name their groups with that same prefix (sagemaker_registry.group_name)
+    functions = [r for r in template()["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert functions and all(f["Properties"]["Environment"]["Variables"]["MLOPS_MODEL_PACKAGE_GROUP_PREFIX"] == prefix
+                             for f in functions)
 
 
 def test_the_agents_read_only_the_two_secrets_and_publish_only_to_the_topic() -> None:

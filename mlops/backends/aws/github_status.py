@@ -16,7 +16,7 @@ import logging
 
 from mlops.action.context import HISTORY_PATH
 from mlops.action.status import StatusComment, StatusView
-from mlops.backends.aws.secrets import SecretCache
+from mlops.backends.aws.secrets import SecretCache, is_placeholder, put_value_command
 from mlops.errors import MlopsError, UsageError
 from mlops.github.client import Connection, GitHubClient
 from mlops.pipeline.models import RunState
@@ -34,10 +34,17 @@ class GitHubAccess:
         self.settings, self.secrets = settings, secrets
 
     def client(self, repository: str) -> GitHubClient:
-        """Raises UsageError when the token's secret is not set or cannot be read."""
-        if not self.settings.github_token_secret:
+        """Raises UsageError when the token's secret is not set, cannot be read or holds no token yet."""
+        secret = self.settings.github_token_secret
+        if not secret:
             raise UsageError("MLOPS_GITHUB_TOKEN_SECRET: not set; the Lambdas cannot reach GitHub without a token")
-        token = self.secrets.get(self.settings.github_token_secret, "MLOPS_GITHUB_TOKEN_SECRET")
+        token = self.secrets.get(secret, "MLOPS_GITHUB_TOKEN_SECRET")
+        if is_placeholder(token):
+            raise UsageError(
+                f"MLOPS_GITHUB_TOKEN_SECRET: the secret {secret} holds no GitHub token yet (the deploy's "
+                f"placeholder); put one: {put_value_command(secret, '<token>')} (or deploy again with "
+                "--store-github-token)"
+            )
         # Fewer, shorter retries than on a runner: a Lambda has 15 minutes, and a notification is not worth them.
         return GitHubClient(Connection(token, self.settings.github_api_url, repository, retries=3, max_rate_wait=30))
 
@@ -56,28 +63,43 @@ class GitHubChannel:
         if not repository or number is None:
             log.info("run %s has no issue: no status comment, no dispatch", run.training_id)
             return
-        self._show_status(run, repository, number)
+        try:
+            client = self.access.client(repository)
+        except MlopsError as exc:  # no token: one warning for the whole channel, not one per call
+            self._say_unreachable(run, repository, exc)
+            return
+        self._show_status(run, client, repository, number)
         if run.status in ENDED:
-            self._dispatch_finished(run, repository)
+            self._dispatch_finished(run, client, repository)
 
-    def _show_status(self, run: RunState, repository: str, number: int) -> None:
+    @staticmethod
+    def _say_unreachable(run: RunState, repository: str, exc: MlopsError) -> None:
+        if run.status not in ENDED:
+            log.warning("GitHub: the status comment of %s not updated: %s", run.training_id, exc)
+            return
+        from mlops.action.record import EVENT_TYPE, dispatch_command  # (why here: see _dispatch_finished)
+
+        log.warning("GitHub: no status comment and no %s for %s: %s; then send it by hand: %s",
+                    EVENT_TYPE, run.training_id, exc, dispatch_command(repository, run.training_id))
+
+    def _show_status(self, run: RunState, client: GitHubClient, repository: str, number: int) -> None:
         stage = STAGE_OF_STATUS.get(run.status)
         if stage is None:
             return
         report = self.access.file_url(repository, f"{HISTORY_PATH}/{run.training_id}.md")
         view = StatusView(run.training_id, stage, run.request, run=run, report_url=report, lang=self.lang)
         try:
-            StatusComment(self.access.client(repository), number, view).show(stage)
+            StatusComment(client, number, view).show(stage)
         except MlopsError as exc:
             log.warning("the status comment of %s#%s not updated: %s", repository, number, exc)
 
-    def _dispatch_finished(self, run: RunState, repository: str) -> None:
+    def _dispatch_finished(self, run: RunState, client: GitHubClient, repository: str) -> None:
         # Here, not at the top: the record mode's module (and the webhook models it loads) costs a cold start of
         # every Lambda about 0.5 s, and only Publish needs its two names.
         from mlops.action.record import EVENT_TYPE, dispatch_command
 
         try:
-            self.access.client(repository).dispatch(EVENT_TYPE, {"training_id": run.training_id})
+            client.dispatch(EVENT_TYPE, {"training_id": run.training_id})
         except MlopsError as exc:
             log.error(  # the history is in S3 but will not be committed until someone sends the dispatch
                 "%s not sent for %s: %s; send it by hand: %s",

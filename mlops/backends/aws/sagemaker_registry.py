@@ -2,8 +2,10 @@
 (semantic versions, promotion, rollback, retention) stay in mlops/registry.py.
 
 Mapping:
-- a model is a model package group named by its model id (MODEL_ID fits SageMaker's group names); a version is a
-  model package in it (SageMaker numbers them 1, 2, ...; our semantic version is in the metadata);
+- a model is a model package group named `<prefix><model id>` (the prefix: MLOPS_MODEL_PACKAGE_GROUP_PREFIX, the
+  pipeline stack's `mlops-<8 hex>-`, the only names its IAM grants cover; MODEL_ID fits SageMaker's group names,
+  and `group_name` refuses a model id too long to fit after the prefix); a version is a model package in it
+  (SageMaker numbers them 1, 2, ...; our semantic version is in the metadata);
 - the record lives in the package's CustomerMetadataProperties: readable `mlops.*` entries (version, training
   id, status, algorithm, the gate's metric) and the whole record, compressed and base64-encoded (SageMaker
   allows only letters, digits, spaces and `_.:/=+-@` in values, at most 256 characters each, 50 entries), in
@@ -41,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.backends.aws.clients import aws_call
 from mlops.backends.aws.dynamodb_table import Table, put_action, update_action
-from mlops.errors import AwsConflict, AwsNotFound, RegistryError
+from mlops.errors import AwsConflict, AwsNotFound, RegistryError, UsageError
 from mlops.registry import ROLLED_BACK
 
 if TYPE_CHECKING:
@@ -53,11 +55,32 @@ MAX_ENTRIES = 50
 ALLOWED_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")  # SageMaker's metadata value pattern
 OURS_OR_FREE = "attribute_not_exists(pk) OR training_id = :tid"
 MANAGED_TAG = {"Key": "mlops:managed-by", "Value": "mlops-issueops"}
+GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's ModelPackageGroupName
+GROUP_NAME_MAX = 63
+
+
+def group_name(prefix: str, model_id: str) -> str:
+    """The model's package group: `<prefix><model_id>`, or a UsageError saying why SageMaker would refuse it."""
+    name = prefix + model_id
+    if len(name) > GROUP_NAME_MAX:
+        raise UsageError(
+            f"model_id: '{model_id}' is {len(model_id)} characters; with backend aws it may have at most "
+            f"{GROUP_NAME_MAX - len(prefix)} (SageMaker's model package group names are at most {GROUP_NAME_MAX} "
+            f"characters, and '{prefix}' (MLOPS_MODEL_PACKAGE_GROUP_PREFIX) comes first)"
+        )
+    if not GROUP_NAME.match(name):
+        raise UsageError(f"MLOPS_MODEL_PACKAGE_GROUP_PREFIX: '{prefix}' followed by '{model_id}' is not a SageMaker "
+                         "model package group name (letters, digits and inner hyphens); use the pipeline stack's "
+                         "ModelPackageGroupPrefix output")
+    return name
 
 
 class SageMakerRegistryBackend:
-    def __init__(self, sagemaker: Any, table: Table, bucket: str) -> None:
-        self.sagemaker, self.table, self.bucket = sagemaker, table, bucket
+    def __init__(self, sagemaker: Any, table: Table, bucket: str, group_prefix: str = "") -> None:
+        self.sagemaker, self.table, self.bucket, self.group_prefix = sagemaker, table, bucket, group_prefix
+
+    def group(self, model_id: str) -> str:
+        return group_name(self.group_prefix, model_id)
 
     @contextmanager
     def locked(self, model_id: str) -> Iterator[None]:
@@ -70,7 +93,7 @@ class SageMakerRegistryBackend:
         """Create the version's model package, and set the record's `registry_arn` to its ARN (so the version
         the registry hands back, and the report, name the package, as every record read from here does)."""
         model_id, version = record["model_id"], record["version"]
-        self._ensure_group(model_id)
+        self._ensure_group(self.group(model_id))
         self._claim(record)
         arn = self._package_arn(model_id, version)
         if arn is None:  # not created by an earlier try of this step
@@ -97,21 +120,22 @@ class SageMakerRegistryBackend:
         evaluation = f"s3://{self.bucket}/{record['artifact_key']}evaluation.json"
         with aws_call(f"registry: registering {record['model_id']} {record['version']}"):
             return str(self.sagemaker.create_model_package(
-                ModelPackageGroupName=record["model_id"], ModelApprovalStatus=PENDING, ClientToken=client_token(record),
+                ModelPackageGroupName=self.group(record["model_id"]), ModelApprovalStatus=PENDING,
+                ClientToken=client_token(record),
                 ModelPackageDescription=f"{record['model_id']} {record['version']} ({record['training_id']})",
                 CustomerMetadataProperties=to_metadata(record),
                 ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation}}},
             )["ModelPackageArn"])
 
-    def _ensure_group(self, model_id: str) -> None:
+    def _ensure_group(self, group: str) -> None:
         """Create the group once: a second CreateModelPackageGroup may replace it (moto does), so look first."""
         try:
-            with aws_call(f"registry: reading the group {model_id}"):
-                self.sagemaker.describe_model_package_group(ModelPackageGroupName=model_id)
+            with aws_call(f"registry: reading the group {group}"):
+                self.sagemaker.describe_model_package_group(ModelPackageGroupName=group)
         except AwsNotFound:
-            with aws_call(f"registry: creating the group {model_id}"):
+            with aws_call(f"registry: creating the group {group}"):
                 self.sagemaker.create_model_package_group(
-                    ModelPackageGroupName=model_id, ModelPackageGroupDescription=f"mlops model {model_id}",
+                    ModelPackageGroupName=group, ModelPackageGroupDescription=f"mlops model {group}",
                     Tags=[MANAGED_TAG],  # tags on the group only: moto crashes on tags on model packages
                 )
 
@@ -198,7 +222,7 @@ class SageMakerRegistryBackend:
 
     def _summaries(self, model_id: str, status: str | None = None, newest_only: bool = False) -> list[dict[str, Any]]:
         """The group's packages, oldest first (newest only: the newest with `status`)."""
-        request: dict[str, Any] = {"ModelPackageGroupName": model_id, "SortBy": "CreationTime",
+        request: dict[str, Any] = {"ModelPackageGroupName": self.group(model_id), "SortBy": "CreationTime",
                                    "SortOrder": "Descending" if newest_only else "Ascending"}
         if status:
             request["ModelApprovalStatus"] = status

@@ -13,6 +13,18 @@ from typing import Any
 from mlops.backends.aws.clients import aws_call
 from mlops.errors import AwsNotFound, UsageError
 
+# What the pipeline template puts in its secrets until someone puts the value (mlops-pipeline.yml: "UNSET - ...").
+PLACEHOLDER = "UNSET"
+
+
+def is_placeholder(value: str) -> bool:
+    """No value yet: empty, or the template's placeholder (a token or a URL holds no space either)."""
+    return not value.strip() or value.startswith(PLACEHOLDER) or any(char.isspace() for char in value.strip())
+
+
+def put_value_command(secret_id: str, what: str) -> str:
+    return f"aws secretsmanager put-secret-value --secret-id {secret_id} --secret-string '{what}'"
+
 
 class SecretCache:
     def __init__(self, secretsmanager: Any, max_age: float = 300.0, clock: Callable[[], float] = time.monotonic):
@@ -25,7 +37,8 @@ class SecretCache:
         if cached and self.clock() - cached[0] < self.max_age:
             return cached[1]
         value = self._fetch(secret_id, setting)
-        self._values[secret_id] = (self.clock(), value)
+        if not is_placeholder(value):  # not cached: a value put after the deploy is used at the next call
+            self._values[secret_id] = (self.clock(), value)
         return value
 
     def _fetch(self, secret_id: str, setting: str) -> str:

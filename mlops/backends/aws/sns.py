@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from mlops.backends.aws.clients import AwsClients, aws_call
 from mlops.backends.aws.github_status import GitHubAccess, GitHubChannel
-from mlops.backends.aws.secrets import SecretCache
+from mlops.backends.aws.secrets import SecretCache, is_placeholder, put_value_command
 from mlops.backends.local.slack import SlackNotifier
 from mlops.errors import MlopsError
 from mlops.pipeline.models import RunState
@@ -58,7 +59,26 @@ class SecretSlack:
         except MlopsError as exc:
             log.warning("Slack notification for %s not sent: %s", run.training_id, exc)
             return
+        if is_placeholder(url):  # the deploy's placeholder: Slack is optional, and not configured
+            log.info("Slack: not configured (the secret %s holds no webhook URL); to use it: %s", self.secret_id,
+                     put_value_command(self.secret_id, "https://hooks.slack.com/services/..."))
+            return
+        if not webhook_url(url):  # never logged: a webhook URL is a credential, and so may be a mistyped one
+            log.warning("Slack: the secret %s holds no https URL: Slack skipped for %s", self.secret_id,
+                        run.training_id)
+            return
         SlackNotifier(url).notify(run, message)
+
+
+def webhook_url(value: str) -> bool:
+    """An https URL; or http to this machine (a local relay, the tests' loopback Slack): never in clear elsewhere."""
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed '[' of an IPv6 host
+        return False
+    loopback = parts.scheme == "http" and host in ("127.0.0.1", "localhost", "::1")
+    return bool(host) and (parts.scheme == "https" or loopback)
 
 
 class Channels:

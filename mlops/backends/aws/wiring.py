@@ -49,7 +49,8 @@ def aws_ports(settings: Settings, clients: AwsClients | None = None, *, read_onl
     require(aws, FOR_READING if read_only else FOR_PORTS)
     clients = clients or AwsClients(aws)
     store = artifact_store(settings, clients)
-    registry = SageMakerRegistryBackend(clients.client("sagemaker"), run_table(settings, clients), str(aws.bucket))
+    registry = SageMakerRegistryBackend(clients.client("sagemaker"), run_table(settings, clients), str(aws.bucket),
+                                        aws.model_package_group_prefix)
     return Ports(
         settings=settings,
         store=store,
