@@ -90,9 +90,9 @@ def _describe(result: InitResult) -> str:
     lines += [f"       {v.name:<{width}}  {v.meaning} (default: {v.default})" for v in VARIABLES]
     lines += [
         "     With MLOPS_BACKEND=aws, also the AWS stacks' outputs (mlops-issueops docs/aws-deploy.md):",
-        "       MLOPS_AWS_ROLE_ARN, MLOPS_AWS_REGION, MLOPS_STATE_MACHINE_ARN, MLOPS_BUCKET, MLOPS_RUN_TABLE and",
-        "       MLOPS_KMS_KEY_ID (`mlops aws deploy --set-variables` sets these), and for rollbacks",
-        "       MLOPS_AUDIT_BUCKET (the pipeline stack's AuditBucketName output; set it yourself).",
+        "       MLOPS_AWS_ROLE_ARN, MLOPS_AWS_REGION, MLOPS_STATE_MACHINE_ARN, MLOPS_BUCKET, MLOPS_RUN_TABLE,",
+        "       MLOPS_KMS_KEY_ID, MLOPS_AUDIT_BUCKET and MLOPS_MODEL_PACKAGE_GROUP_PREFIX",
+        "       (`mlops aws deploy --set-variables` sets them all).",
         "  2. Commit .github/ and push it to the default branch.",
         "  3. Start a self-hosted runner (local backend; with aws, MLOPS_RUNNER=ubuntu-latest will do) and let the",
         "     workflows commit training_history/ to the default branch",
