@@ -3,8 +3,9 @@ calls. The event is the run document (the state machine passes `$`); the result 
 the state machine takes as its whole state (`OutputPath: $.Payload`). An agent's exception propagates, so Lambda
 reports it with `errorType` = the exception's name: the name the flow's Retry and Catch match, as locally.
 
-Every invocation logs structured JSON lines and emits its metrics (mlops/backends/aws/observability.py). What is
-AWS-only comes through mlops/lambda_runtime.py, so this module names no backend.
+Every invocation logs structured JSON lines and emits its metrics (mlops/backends/aws/observability.py), and on
+AWS keeps the run document in the run table (mlops/backends/aws/run_record.py). What is AWS-only comes through
+mlops/lambda_runtime.py, so this module names no backend.
 
 AwaitOperator's event is `{"run": <document>, "task_token": <token>}` (`lambda:invoke.waitForTaskToken`): the
 handler keeps the token in the run table, keyed by repository and issue, and nowhere else
@@ -48,7 +49,7 @@ def _handler(name: str, agent: Callable[[], Agent]) -> Handler:
 
     def handle(event: Event, context: Any = None) -> Event:
         run = RunState.model_validate(event)
-        return aws.observe(name, run, lambda run: agent()(run, ports()), context).model_dump(mode="json")
+        return runtime().observe(name, run, lambda run: agent()(run, ports()), context).model_dump(mode="json")
 
     handle.__name__ = handle.__qualname__ = name
     return handle
@@ -60,7 +61,7 @@ def await_operator(event: Event, context: Any = None) -> Event:
     def wait(run: RunState) -> RunState:
         return aws.await_operator(run, token, runtime().tokens, ports())
 
-    return aws.observe("await_operator", run, wait, context).model_dump(mode="json")
+    return runtime().observe("await_operator", run, wait, context).model_dump(mode="json")
 
 
 def progress(event: Event, context: Any = None) -> dict[str, str]:

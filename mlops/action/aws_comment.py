@@ -154,7 +154,7 @@ def _status(answer: Answer, command: Command) -> Outcome:
 def _from_run_table(answer: Answer, training_id: str) -> tuple[str, Outcome]:
     runs = AwsParts(answer.ctx.settings.aws).runs()
     found = _document(runs, training_id)
-    if found is None:  # the run table keeps no document of it (the Lambdas need none): what the token says
+    if found is None:  # no item (a run started before the Lambdas kept one, run_record.py): what the token says
         return _without_document(answer, runs, training_id)
     return _describe(answer, *found), _run_outcome(found[0])
 

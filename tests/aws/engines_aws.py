@@ -21,8 +21,10 @@ from mlops import handlers
 from mlops.backends.aws.clients import AwsClients
 from mlops.backends.aws.dynamodb_runs import DynamoRunStore
 from mlops.backends.aws.dynamodb_table import TABLE_DEFINITION
+from mlops.backends.aws.run_record import RunRecord
 from mlops.backends.aws.s3_store import S3ArtifactStore
 from mlops.backends.aws.wiring import aws_ports, run_table
+from mlops.lambda_runtime import LambdaRuntime
 from mlops.pipeline.artifacts import MODEL_ARCHIVE, OUTPUT_ARCHIVE, pack
 from mlops.pipeline.asl import render
 from mlops.pipeline.flow import FLOW, Flow
@@ -67,6 +69,9 @@ class AwsMotoEngine(MotoEngine):
         self.services = Services(ports, runs, LocalRunner(ports, runs))
         self.jobs = S3TrainingJobs(ports.store)
         monkeypatch.setattr(handlers, "ports", lambda: self.services.ports)  # one container, warm
+        # The Lambdas keep every run's document in the run table; no task tokens: these runs have no issue to key
+        # a token by (tests/aws/test_handlers_wait.py covers the operator's wait on the table).
+        monkeypatch.setattr(handlers, "runtime", lambda: LambdaRuntime(None, None, RunRecord(runs)))
         _route_lambda_to_handlers(monkeypatch)
         serve_training_jobs(monkeypatch, self.jobs)
         _record_retry_sleeps(monkeypatch, self.delays)

@@ -7,10 +7,10 @@ What is real here: the moto server runs the committed state machine in its inter
 comes before it); `lambda:invoke.waitForTaskToken` really pauses until the token is answered, and moto refuses a
 spent token as AWS does; ApplyOperatorAnswer runs the project's real agent on what SendTaskSuccess delivered.
 What the test plays itself: the Lambdas, in moto's Lambda backend. The AwaitOperator one keeps the token in the
-run table keyed by repository and issue, as the AWS AwaitOperator Lambda does (mlops/backends/aws/operator_wait.py
-on the lambdas branch); with `keeps_document` it also keeps the run document there (the Lambdas do not today: the
-action then checks a retrain against the issue's request, and `/mlops status` says the run waits). The others
-hand the document on.
+run table keyed by repository and issue, as the AWS AwaitOperator Lambda does (mlops/backends/aws/operator_wait.py);
+with `keeps_document` it also keeps the run document there, as the Lambdas do (mlops/backends/aws/run_record.py);
+without, as for a run started before they did, the action checks a retrain against the issue's request and
+`/mlops status` says the run waits. The others hand the document on.
 """
 
 from __future__ import annotations
@@ -229,3 +229,19 @@ def test_status_reads_the_run_table_and_abort_ends_the_paused_run(
     assert applied.operator.reason == "enough for today"
     made = moto.recorder.by(ACTION_KEY)  # the status query and the abort: table reads, and one answer
     assert made.count("states:SendTaskSuccess") == 1 and set(made) == {"dynamodb:GetItem", "states:SendTaskSuccess"}
+
+
+@pytest.mark.parametrize("keeps_document", [True], ids=["with-document"])
+def test_a_retrain_is_checked_against_the_run_s_request_not_the_issue_s(
+    action: ActionRunner, moto: MotoServer, paused: str, lambdas: list[RunState], keeps_document: bool
+) -> None:
+    env = aws_env(moto, paused.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0])
+    # GIVEN an issue whose body no longer holds a valid request, while its paused run's document has one
+    spec = action.open_issue(IssueSpec(number=NUMBER, body="(the form was deleted)"))
+    action.fake.set_permission("lisa", "write")
+    # WHEN a writer retrains with a valid override
+    answered = action.comment(spec, "/mlops retrain max_depth=3", author="lisa", **env)
+    # THEN the override is checked against the run's request from the run table, and the run resumes
+    assert answered.returncode == 0 and answered.outputs["status"] == "started", answered
+    assert wait_for(lambda: len(lambdas) == 1)
+    assert lambdas[0].attempts[-1].hyperparameters["max_depth"] == 3

@@ -64,6 +64,11 @@ def test_the_state_machine_on_the_aws_adapters_walks_as_the_local_runner(
         assert walked.run.registered.version == local.run.registered.version
         assert walked.run.registered.registry_arn and walked.run.registered.registry_arn.startswith(
             "arn:aws:sagemaker:")
+    # AND the run table holds the run's final document, ended (what `mlops runs` / `status` on AWS read)
+    kept, next_state = aws.services.runs.load(walked.run.training_id)
+    assert kept.model_dump(mode="json") == walked.run.model_dump(mode="json") and next_state is None
+    outline = aws.services.runs.outline()  # a scenario's `before` may have run others first: all ended too
+    assert (walked.run.training_id, True) in outline and all(ended for _, ended in outline)
     # AND its report is in S3 (and its audit copy), where the record mode will commit it, in one intact chain
     report = Path(walked.run.report or "").name
     assert walked.run.report == f"{aws.settings.history_dir}/{report}"
