@@ -10,7 +10,6 @@ import pytest
 from botocore.validate import ParamValidator
 
 from mlops.backends.aws.clients import AwsClients
-from mlops.backends.local.store import LocalArtifactStore
 from mlops.backends.aws.training_job import (
     JOB_NAME,
     JobConfig,
@@ -19,6 +18,7 @@ from mlops.backends.aws.training_job import (
     metric_definitions,
     training_job_request,
 )
+from mlops.backends.local.store import LocalArtifactStore
 from mlops.errors import InvalidRequest, UsageError
 from mlops.pipeline.agents import Ports, build_training_job
 from mlops.pipeline.models import RunState, TrainingJob

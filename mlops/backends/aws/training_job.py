@@ -73,9 +73,9 @@ class Resources:
 
     def applied_to(self, job: TrainingJob) -> TrainingJob:
         """`job` sized by these resources."""
-        sized = JobResources(instance_type=self.instance_type, instance_count=self.instance_count, volume_gb=self.volume_gb, spot=self.spot,
-                             max_wait_seconds=self.max_wait_seconds, warm_pool_seconds=self.warm_pool_seconds)
-        return job.model_copy(update={"resources": sized, "max_runtime_seconds": self.max_runtime_seconds})
+        sized = {key: value for key, value in asdict(self).items() if key != "max_runtime_seconds"}
+        return job.model_copy(update={"resources": JobResources(**sized),
+                                      "max_runtime_seconds": self.max_runtime_seconds})
 
 
 @dataclass(frozen=True)
