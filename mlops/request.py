@@ -21,6 +21,7 @@ from mlops.data import DATASET_ID_RULE, is_dataset_id
 from mlops.errors import InvalidRequest
 from mlops.learners.catalog import ALGORITHMS, TASKS_BY_LEARNING_TYPE, AlgorithmSpec, Param, algorithms_for
 from mlops.metric_specs import DEFAULT_METRIC, METRICS, metrics_for
+from mlops.resources import ResourceRequest, resource_problems
 from mlops.scalars import clip, hint, shown
 from mlops.suggest import did_you_mean
 
@@ -66,6 +67,7 @@ class TrainingRequest(BaseModel):
     version: str | None = None
     report_lang: Literal["ja", "en"] | None = None
     tuning: TuningSpec | None = None
+    resources: ResourceRequest | None = None  # what the job runs on (AWS); unset: the deployment's settings
 
     @property
     def spec(self) -> AlgorithmSpec:
@@ -110,6 +112,7 @@ def validate_request(raw: Any, title: str | None = None, datasets: Datasets | No
         raise InvalidRequest("request: expected a mapping of fields such as 'algorithm: random_forest'")
     problems = _unknown_keys(raw)
     fields = {k: v for k, v in raw.items() if k in FIELDS}
+    problems += _resources_problems(fields)
     if title and not fields.get("model_id"):
         fields["model_id"] = model_id_from_title(title)
     fields = _with_dataset_task(fields, datasets)
@@ -172,6 +175,20 @@ def _apply_override(merged: dict[str, Any], key: str, value: Any, spec: Algorith
             key, [*spec.params, *OVERRIDABLE]
         )
     return None
+
+
+def _resources_problems(fields: dict[str, Any]) -> list[str]:
+    """Problems with the optional `resources` mapping; a broken one is left out so it is reported only once."""
+    raw = fields.get("resources")
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        problems = [f"resources: expected a mapping such as 'instance_type: ml.m5.xlarge' (got {shown(raw)})"]
+    else:
+        problems = [f"resources.{problem}" for problem in resource_problems(raw)]
+    if problems:
+        del fields["resources"]
+    return problems
 
 
 def _unknown_keys(raw: Mapping[Any, Any]) -> list[str]:

@@ -23,6 +23,7 @@ from mlops.pipeline.models import (
     ErrorInfo,
     FileEntry,
     GateResult,
+    JobResources,
     ModelRef,
     OperatorDecision,
     RunState,
@@ -176,12 +177,26 @@ def _job(
         channel_uris={channel: store.uri(key) for channel, key in channels.items()},
         output_path=output_path,
         output_uri=store.uri(output_path),
-        max_runtime_seconds=max(1, round(ports.settings.train_timeout)),
+        max_runtime_seconds=_max_runtime(run, ports.settings),
         task=run.request.task if hps.get(MODE_KEY) != VERIFY_MODE else None,
         source_uri=ports.settings.aws.training_source,
         checkpoint_uri=store.uri(f"{output_path}/checkpoints"),
         labels=_labels(run),
+        resources=_resources(run, ports.settings),
     )
+
+
+def _max_runtime(run: RunState, settings: Settings) -> int:
+    asked = run.request.resources.max_runtime_seconds if run.request.resources else None
+    return asked or max(1, round(settings.train_timeout))
+
+
+def _resources(run: RunState, settings: Settings) -> JobResources:
+    """What the job runs on: what the request asks for in `resources`, else the deployment's defaults (the
+    instance type: MLOPS_TRAINING_INSTANCE_TYPE)."""
+    asked = run.request.resources.model_dump(exclude_none=True) if run.request.resources else {}
+    asked.pop("max_runtime_seconds", None)  # the job's own field: _max_runtime
+    return JobResources(**{"instance_type": settings.aws.training_instance_type, **asked})
 
 
 def _labels(run: RunState) -> dict[str, str]:

@@ -117,7 +117,7 @@ def _training_job(state: TrainingJob) -> Json:
 def training_job_parameters(job: str) -> Json:
     """The whole CreateTrainingJob request (mlops/backends/aws/training_job.py's training_job_request builds the
     same): what the run decided from the job description at `job`, in the shapes its computed fields give; the
-    deployment's role, image, KMS key and instance type as DefinitionSubstitutions. (The source bundle's URI is
+    deployment's role, image and KMS key as DefinitionSubstitutions. (The source bundle's URI is
     in the job's hyperparameters: States Language cannot add a constant to a map taken from the input.)"""
     return {
         # every try its own name (SageMaker refuses a reused one); a Retry resends the same input
@@ -132,7 +132,7 @@ def training_job_parameters(job: str) -> Json:
         "InputDataConfig.$": f"{job}.input_data_config",
         "OutputDataConfig": {"S3OutputPath.$": f"{job}.output_uri", "KmsKeyId": "${KmsKeyArn}"},
         "ResourceConfig": {
-            "InstanceType": "${TrainingInstanceType}",
+            "InstanceType.$": f"{job}.resources.instance_type",
             "InstanceCount.$": f"{job}.resources.instance_count",
             "VolumeSizeInGB.$": f"{job}.resources.volume_gb",
             "VolumeKmsKeyId": "${KmsKeyArn}",

@@ -130,8 +130,9 @@ def metric_definitions(task: str | None) -> list[dict[str, str]]:
 
 
 class JobResources(BaseModel):
-    """What a job runs on, bar the instance type (the deployment's: TrainingInstanceType)."""
+    """What a job runs on: the request's `resources`, the deployment's settings for what it leaves out."""
 
+    instance_type: str = "ml.m5.large"
     instance_count: int = 1
     volume_gb: int = 30
     spot: bool = False  # managed spot training: cheaper, may be interrupted (resumes from checkpoints)
@@ -146,7 +147,7 @@ class TrainingJob(BaseModel):
     The engine names each try `<name>-t<try>` (SageMaker refuses a name used before) and the job writes under
     `<output_path>/<that name>/output/`, as SageMaker does under its S3OutputPath. The computed fields are the
     same data in the shapes CreateTrainingJob takes (its hyperparameters are strings), which the compiled Train
-    state sends as they are; only the role, image, KMS key and instance type come from the deployment."""
+    state sends as they are; only the role, image and KMS key come from the deployment."""
 
     name: str
     training_id: str

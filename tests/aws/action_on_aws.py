@@ -124,7 +124,6 @@ def substituted_definition(extra: dict[str, str] | None = None) -> str:
     """The committed state machine, with what CloudFormation's DefinitionSubstitutions fills in."""
     values = {
         "SageMakerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/mlops-training",
-        "TrainingInstanceType": "ml.m5.large",
         "TrainingImage": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
         **(extra or {}),
     }

@@ -191,12 +191,14 @@ def test_the_compiled_states_send_the_request_training_job_request_builds(engine
     engine = engine_for(FLOW)
     if engine.name == "local":
         pytest.skip("the local runner sends no CreateTrainingJob")
-    # WHEN a run trains and verifies
-    walk = engine.start(**IRIS)
+    # WHEN a run that asks for its own instance type and a warm pool trains and verifies
+    walk = engine.start(**IRIS, resources={"instance_type": "ml.c5.xlarge", "volume_gb": 50, "warm_pool_seconds": 600})
     assert walk.run.status == "succeeded", walk.run.error
     # THEN each job's request is exactly what training_job_request builds from the run's job description, bar
-    # moto's own metric definitions, and it carries the script-mode source of the deployment
+    # moto's own metric definitions, and it carries the script-mode source of the deployment and the resources
     train, verification = engine.requests(walk)
+    assert train["ResourceConfig"] == {"InstanceType": "ml.c5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50,
+                                       "VolumeKmsKeyId": JOB_CONFIG.kms_key_id, "KeepAlivePeriodInSeconds": 600}
     assert train == training_job_request(walk.run.job, JOB_CONFIG, try_number=1)
     assert verification == training_job_request(walk.run.verification_job, JOB_CONFIG, try_number=1)
     assert json.loads(train["HyperParameters"]["sagemaker_submit_directory"]) == TRAINING_SOURCE

@@ -18,9 +18,12 @@ from mlops.backends.aws.training_job import (
     metric_definitions,
     training_job_request,
 )
+from mlops.backends.local.store import LocalArtifactStore
 from mlops.errors import InvalidRequest, UsageError
-from mlops.pipeline.models import TrainingJob
-from mlops.settings import AwsSettings
+from mlops.pipeline.agents import Ports, build_training_job
+from mlops.pipeline.models import RunState, TrainingJob
+from mlops.request import validate_request
+from mlops.settings import AwsSettings, Settings
 from mlops.training import console
 
 CONFIG = JobConfig(region="us-east-1", role_arn="arn:aws:iam::123456789012:role/mlops-training",
@@ -132,10 +135,10 @@ def test_request_overrides_are_checked_and_every_problem_reported() -> None:
     with pytest.raises(InvalidRequest) as caught:
         Resources().with_overrides({"gpus": 4, "spot": True, "warm_pool_seconds": 60, "instance_count": 0})
     assert caught.value.problems == [
-        "gpus: not a training resource (use one of instance_type, instance_count, volume_gb, max_runtime_seconds, "
-        "spot, max_wait_seconds, warm_pool_seconds)",
-        "instance_count: at least 1",
-        "warm_pool_seconds: warm pools do not work with spot",
+        "gpus: not a training resource (valid: instance_count, instance_type, max_runtime_seconds, max_wait_seconds, "
+        "spot, volume_gb, warm_pool_seconds)",
+        "instance_count: must be a whole number from 1 to 100 (got 0)",
+        "warm_pool_seconds: warm pools do not work with spot; remove one of them",
     ]
 
 
@@ -157,3 +160,45 @@ def test_the_job_config_comes_from_the_settings_and_names_what_is_missing() -> N
         "ml.c5.xlarge", "141502667606.dkr.ecr.eu-west-1.amazonaws.com")
     with pytest.raises(UsageError, match="MLOPS_SAGEMAKER_ROLE_ARN: not set"):
         JobConfig.from_settings(AwsSettings.from_env({"AWS_REGION": "eu-west-1"}))
+
+
+DEFAULTS = Settings(train_timeout=1800, aws=AwsSettings(training_instance_type="ml.m5.xlarge"))
+IRIS = {"learning_type": "supervised", "algorithm": "random_forest", "dataset_id": "iris",
+        "evaluation_threshold": 0.85}
+
+
+def requested(tmp_path, **resources: object) -> dict:
+    """The CreateTrainingJob request BuildTrainingJob specifies for an iris request asking for `resources`."""
+    request = validate_request({**IRIS, "resources": resources} if resources else IRIS)
+    run = RunState(training_id="train-20250110-123456-1a2b3c4d", request=request)
+    store = LocalArtifactStore(tmp_path)
+    ports = Ports(settings=DEFAULTS, store=store, registry=None, trainer=None, history=None, notifier=None)  # type: ignore[arg-type]
+    return training_job_request(build_training_job(run, ports).job, CONFIG, try_number=1)
+
+
+def test_a_request_without_resources_gets_the_deployment_s_defaults(tmp_path) -> None:
+    params = requested(tmp_path)
+    assert params["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"  # MLOPS_TRAINING_INSTANCE_TYPE
+    assert (params["ResourceConfig"]["InstanceCount"], params["ResourceConfig"]["VolumeSizeInGB"]) == (1, 30)
+    assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 1800}  # MLOPS_TRAIN_TIMEOUT
+    assert params["EnableManagedSpotTraining"] is False
+    assert botocore_problems(params) == ""
+
+
+def test_a_request_s_instance_type_count_volume_and_warm_pool_reach_the_job(tmp_path) -> None:
+    params = requested(tmp_path, instance_type="ml.c5.2xlarge", instance_count=2, volume_gb=100,
+                       max_runtime_seconds=900, warm_pool_seconds=1200)
+    assert params["ResourceConfig"] == {"InstanceType": "ml.c5.2xlarge", "InstanceCount": 2, "VolumeSizeInGB": 100,
+                                        "VolumeKmsKeyId": "alias/mlops", "KeepAlivePeriodInSeconds": 1200}
+    assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 900}
+    assert params["EnableInterContainerTrafficEncryption"] is True  # two instances talk to each other
+    assert botocore_problems(params) == ""
+
+
+def test_a_request_for_spot_gets_a_wait_time_and_a_checkpoint_to_resume_from(tmp_path) -> None:
+    params = requested(tmp_path, spot=True, max_runtime_seconds=600, max_wait_seconds=3000)
+    assert params["EnableManagedSpotTraining"] is True
+    assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 600, "MaxWaitTimeInSeconds": 3000}
+    assert params["CheckpointConfig"]["S3Uri"].endswith("/runs/train-20250110-123456-1a2b3c4d/checkpoints")
+    assert params["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 0
+    assert botocore_problems(params) == ""

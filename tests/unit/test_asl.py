@@ -93,7 +93,7 @@ def test_choices_check_presence_and_type_before_comparing() -> None:
 def test_deployment_substitutes_functions_role_and_image() -> None:
     names = substitution_names(compile_flow())
     assert {"PrepareDataFunctionArn", "AwaitOperatorFunctionArn", "TrainingImage", "SageMakerRoleArn"} <= set(names)
-    deployment = {"TrainingImage", "SageMakerRoleArn", "TrainingInstanceType", "KmsKeyArn"}
+    deployment = {"TrainingImage", "SageMakerRoleArn", "KmsKeyArn"}
     assert all(name.endswith("FunctionArn") for name in names if name not in deployment)
 
 

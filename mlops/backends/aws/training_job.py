@@ -1,7 +1,7 @@
 """The SageMaker CreateTrainingJob request for one try of a job (training, or verifying a registered model), as
 plain boto3/Step Functions parameters: exactly what the compiled Train and Verify states send (mlops/pipeline/
-asl.py maps the same fields from the run document; the deployment's role, image, KMS key and instance type are
-`JobConfig.substitutions()`).
+asl.py maps the same fields from the run document, the instance type included; the deployment's role, image and
+KMS key are `JobConfig.substitutions()`).
 
 No SageMaker SDK (a 1 GB install, 2.4 s to import): the request is a dict that Step Functions' createTrainingJob
 integration or boto3 takes as it is, and tests/aws/test_training_job.py validates it against botocore's own
@@ -22,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from mlops.errors import InvalidRequest, UsageError
 from mlops.pipeline.asl import JOB_ENVIRONMENT
 from mlops.pipeline.models import METRIC_REGEX, JobResources, TrainingJob, metric_definitions
+from mlops.resources import resource_problems
 from mlops.settings import AwsSettings
 
 __all__ = ["METRIC_REGEX", "metric_definitions"]  # where the request's metric definitions come from
@@ -46,12 +47,12 @@ SKLEARN_ACCOUNTS = {
     "ap-southeast-1": "121021644041", "ap-southeast-2": "783357654285",
 }
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's TrainingJobName pattern
-MAX_WARM_POOL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
 class Resources:
-    """What a job runs on; each may be overridden per request (see `with_overrides`)."""
+    """What a job runs on, complete; each may be overridden (see `with_overrides`, which checks the result by
+    the same rules as a request's `resources`: mlops/resources.py)."""
 
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
@@ -62,29 +63,27 @@ class Resources:
     warm_pool_seconds: int = 0  # keep the instance for the next try or retrain (not with spot)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Resources:
-        problems = [f"{key}: not a training resource (use one of {', '.join(FIELDS)})" for key in overrides
-                    if key not in FIELDS]
-        changed = replace(self, **{key: value for key, value in overrides.items() if key in FIELDS})
-        problems += _resource_problems(changed)
+        merged = {**asdict(self), **overrides}
+        if not merged["spot"] and "max_wait_seconds" not in overrides:
+            del merged["max_wait_seconds"]  # the default waits for nothing without spot: no mistake of the caller
+        problems = resource_problems(merged)
         if problems:
             raise InvalidRequest("the training resources have problems", problems)
-        return changed
+        return replace(self, **overrides)
 
     def applied_to(self, job: TrainingJob) -> TrainingJob:
-        """`job` sized by these resources (the instance type stays the deployment's: see JobConfig)."""
-        sized = JobResources(instance_count=self.instance_count, volume_gb=self.volume_gb, spot=self.spot,
-                             max_wait_seconds=self.max_wait_seconds, warm_pool_seconds=self.warm_pool_seconds)
-        return job.model_copy(update={"resources": sized, "max_runtime_seconds": self.max_runtime_seconds})
-
-
-FIELDS = tuple(Resources.__dataclass_fields__)
+        """`job` sized by these resources."""
+        sized = {key: value for key, value in asdict(self).items() if key != "max_runtime_seconds"}
+        return job.model_copy(update={"resources": JobResources(**sized),
+                                      "max_runtime_seconds": self.max_runtime_seconds})
 
 
 @dataclass(frozen=True)
 class JobConfig:
     """The deployment's side of every request: who runs the jobs, on what, encrypted with which key. The state
-    machine gets the same values as DefinitionSubstitutions (SageMakerRoleArn, TrainingImage, KmsKeyArn,
-    TrainingInstanceType); the script-mode source travels in the job itself (`TrainingJob.source_uri`)."""
+    machine gets the same values as DefinitionSubstitutions (SageMakerRoleArn, TrainingImage, KmsKeyArn); the
+    script-mode source and the instance type travel in the job itself (`TrainingJob.source_uri`, `.resources`:
+    `instance_type` is only the default a request without `resources.instance_type` gets)."""
 
     region: str
     role_arn: str
@@ -111,7 +110,7 @@ class JobConfig:
     def substitutions(self) -> dict[str, str]:
         """The state machine's DefinitionSubstitutions for these values (the Lambda ARNs aside)."""
         return {"SageMakerRoleArn": self.role_arn, "TrainingImage": self.training_image,
-                "KmsKeyArn": self.kms_key_id, "TrainingInstanceType": self.instance_type}
+                "KmsKeyArn": self.kms_key_id}
 
 
 def framework_image(region: str, version: str = FRAMEWORK_VERSION) -> str:
@@ -166,22 +165,7 @@ def check_hyperparameters(encoded: dict[str, str]) -> None:
 
 def resource_config(resources: JobResources, config: JobConfig) -> dict[str, Any]:
     return {
-        "InstanceType": config.instance_type, "InstanceCount": resources.instance_count,
+        "InstanceType": resources.instance_type, "InstanceCount": resources.instance_count,
         "VolumeSizeInGB": resources.volume_gb, "VolumeKmsKeyId": config.kms_key_id,
         "KeepAlivePeriodInSeconds": resources.warm_pool_seconds,
     }
-
-
-def _resource_problems(resources: Resources) -> list[str]:
-    checks = [
-        (isinstance(resources.instance_count, int) and resources.instance_count >= 1, "instance_count: at least 1"),
-        (str(resources.instance_type).startswith("ml."), "instance_type: a SageMaker type such as ml.m5.large"),
-        (0 <= resources.warm_pool_seconds <= MAX_WARM_POOL_SECONDS, "warm_pool_seconds: between 0 and 3600"),
-        (not (resources.spot and resources.warm_pool_seconds), "warm_pool_seconds: warm pools do not work with spot"),
-        (not resources.spot or resources.max_wait_seconds >= resources.max_runtime_seconds,
-         "max_wait_seconds: with spot, at least max_runtime_seconds"),
-        (1 <= resources.max_runtime_seconds <= 28 * 24 * 3600, "max_runtime_seconds: between 1 and 2419200 (28 days)"),
-    ]
-    return [problem for ok, problem in checks if not ok]
-
-
