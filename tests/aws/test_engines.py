@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mlops.backends.aws.training_job import training_job_request
+from mlops.cost import states_entered, usage_of
 from mlops.pipeline.flow import FLOW, Flow
 from mlops.pipeline.models import OperatorDecision
 from mlops.settings import Settings
@@ -173,6 +174,7 @@ def test_both_engines_walk_the_scenario_through_the_same_states(engine_for, scen
     assert walk.run.report and engine.settings.history_dir.joinpath(Path(walk.run.report).name).is_file()
     if scenario.status == "succeeded":
         assert_what_the_training_ran_on(engine, walk.run.training)
+    assert_the_cost_estimate_counts_what_the_engine_did(engine, walk)
     rejected = walk.run.error is not None and walk.run.error.type == "TrainingRejected"
     if "HandleFailure" in scenario.states and not rejected:  # a crashing job: retried 3 times with back-off
         assert walk.run.attempts[0].tries == 4 and "out of memory" in walk.run.error.message
@@ -183,6 +185,18 @@ def test_both_engines_walk_the_scenario_through_the_same_states(engine_for, scen
     if "Rollback" in scenario.states:
         assert walk.run.rolled_back_to == "v1.0.0"
         assert engine.services.ports.registry.current("iris-classifier") == "v1.0.0"
+
+
+def assert_the_cost_estimate_counts_what_the_engine_did(engine: Any, walk: Walk) -> None:
+    """The cost estimate rebuilds the states entered from the document alone (moto's Catch names no state), and
+    the published report has a cost section exactly when a SageMaker job trained the run."""
+    assert walk.run is not None
+    assert states_entered(walk.run) == walk.states
+    retries = sum(max(attempt.tries - 1, 0) for attempt in walk.run.attempts)
+    assert usage_of(walk.run).transitions == len(walk.states) + retries
+    report = engine.settings.history_dir.joinpath(Path(str(walk.run.report)).name).read_text(encoding="utf-8")
+    trained_by_sagemaker = engine.name == "moto" and walk.run.training is not None
+    assert ("## コスト見積もり" in report) == trained_by_sagemaker, report
 
 
 @pytest.mark.slow
