@@ -36,6 +36,9 @@ def lambda_container() -> Iterator[None]:
 
 
 def _clear_caches() -> None:
+    """A container's end: its ports' trainer let go (locally a training worker process), then the caches."""
+    if hasattr(handlers.ports, "cache_info") and handlers.ports.cache_info().currsize:
+        handlers.ports().trainer.close()
     for cached in (handlers.ports, handlers.runtime):
         if hasattr(cached, "cache_clear"):  # a test may have replaced it (the ports, say)
             cached.cache_clear()

@@ -22,7 +22,12 @@ SLOW_FOREST = {**IRIS, "dataset_id": "digits", "hyperparameters": {"n_estimators
 
 
 def worker_children() -> list[int]:
-    """This process's children that are training workers and still running."""
+    """This process's children that are training workers and still running, bar those an earlier test left
+    (a cached Lambda container's, say): each test answers for its own."""
+    return sorted(set(_all_worker_children()) - EARLIER)
+
+
+def _all_worker_children() -> list[int]:
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -36,6 +41,13 @@ def worker_children() -> list[int]:
 
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads Linux /proc")
+EARLIER: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _workers_left_by_earlier_tests() -> None:
+    EARLIER.clear()
+    EARLIER.update(_all_worker_children())
 
 
 def test_a_training_that_runs_past_its_timeout_is_stopped_and_retried(engine: Engine) -> None:

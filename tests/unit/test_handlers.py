@@ -12,6 +12,7 @@ from mlops.errors import TrainingError
 from mlops.pipeline.models import RunState
 from mlops.pipeline.runner import error_name
 from mlops.request import validate_request
+from tests.aws.lambda_harness import lambda_container
 from tests.pipeline.conftest import WEAK_TREE
 
 
@@ -20,9 +21,8 @@ def container(monkeypatch: pytest.MonkeyPatch, tmp_path):
     """A fresh Lambda container whose settings come from its environment."""
     monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MLOPS_HISTORY_DIR", str(tmp_path / "history"))
-    handlers.ports.cache_clear()
-    yield tmp_path
-    handlers.ports.cache_clear()
+    with lambda_container():
+        yield tmp_path
 
 
 def _document() -> dict:
