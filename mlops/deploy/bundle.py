@@ -14,7 +14,6 @@ Two steps, kept apart so that each can be tested on its own:
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 import re
@@ -28,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 
 from mlops.errors import DeployError, UsageError
+from mlops.history import sha256_file
 
 DISTRIBUTION = "mlops-issueops"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the `mlops` package this command runs from
@@ -148,12 +148,7 @@ def build_lambda_bundle(work_dir: Path, *, wheelhouse: Path | None = None, packa
     return write_zip(work_dir / "mlops-lambda.zip", files)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_of = sha256_file  # one file digest for the project (mlops/history.py)
 
 
 def reproducible_tarball(path: Path) -> Path:
